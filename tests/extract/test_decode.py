@@ -1,0 +1,57 @@
+"""Bytes that are not usable text are refused with the reason."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+
+from worker.errors import EmptyInput, NotText, TooLarge, UndecodableText
+from worker.extract import extract_document
+from worker.errors import NoContent
+from worker.extract.decode import decode_body
+
+MAX = 1_000_000
+
+
+@pytest.mark.parametrize(
+    ("raw", "error"),
+    [
+        (b"", EmptyInput),
+        (b"   \n\t ", EmptyInput),
+        (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4, NotText),
+        (gzip.compress(b"hello " * 1000), NotText),
+        (bytes(range(256)) * 50, NotText),
+        (b"x" * (MAX + 1), TooLarge),
+    ],
+    ids=["empty", "whitespace", "png", "gzip", "random-binary", "too-large"],
+)
+def test_unusable_bytes_are_refused(raw, error):
+    with pytest.raises(error):
+        decode_body(raw, max_bytes=MAX)
+
+
+def test_latin1_and_utf16_without_bom_are_decoded():
+    text = "Zürich: les négociations ont repris à Genève. " * 20
+    assert decode_body(text.encode("latin-1"), max_bytes=MAX) == text
+    assert "Genève" in decode_body(text.encode("utf-16-le"), max_bytes=MAX)
+
+
+def test_declared_charset_wins():
+    text = "Привет мир, это новости дня. " * 10
+    assert decode_body(text.encode("cp1251"), max_bytes=MAX, declared_charset="cp1251") == text
+
+
+def test_text_with_only_chrome_is_no_content():
+    with pytest.raises(NoContent):
+        extract_document(b"Related Posts\n\nLEAVE A REPLY\n\nPopular Articles\n", uri="x.txt", max_bytes=MAX, min_words=20)
+
+
+def test_undecodable_is_a_permanent_error():
+    # invalid UTF-8 continuation bytes scattered through ASCII: decodes under some single-byte
+    # charset, so it is either decoded or refused, never an exception of another kind
+    raw = b"News " * 50 + b"\xc3\x28\xa0\xa1" * 200
+    try:
+        decode_body(raw, max_bytes=MAX)
+    except (UndecodableText, NotText):
+        pass

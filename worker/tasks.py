@@ -1,0 +1,94 @@
+"""Celery tasks: thin wrappers that call the pipeline and map errors to retry or dead letter."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import structlog
+from celery import Celery, Task, current_app, shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_process_init
+
+from worker.errors import PermanentError, TransientError
+from worker.logs import configure_logging
+from worker.pipeline import InputDocument, Pipeline
+from worker.store.client import connect
+
+log = structlog.get_logger("storyline.tasks")
+
+
+def get_pipeline(app: Celery) -> Pipeline:
+    """The process's pipeline for ``app``, built once per process and app."""
+    pipeline = getattr(app, "_storyline_pipeline", None)
+    if pipeline is None:
+        settings = app.conf.storyline_settings
+        pipeline = Pipeline(connect(settings.redis_url), settings)
+        app._storyline_pipeline = pipeline  # type: ignore[attr-defined]
+    return pipeline
+
+
+@worker_process_init.connect
+def _init_process(**_: Any) -> None:
+    """Build clients in each forked child, never reusing the parent's connections."""
+    app = current_app._get_current_object()
+    settings = app.conf.storyline_settings
+    configure_logging(settings.log_level, settings.json_logs)
+    app._storyline_pipeline = None  # type: ignore[attr-defined]
+    get_pipeline(app)
+
+
+def encode_document(doc: InputDocument) -> dict[str, Any]:
+    """The JSON message of an ingest task."""
+    return {
+        "doc_id": doc.doc_id, "source_kind": doc.source_kind, "uri": doc.uri,
+        "body": base64.b64encode(doc.body).decode("ascii"), "url": doc.url,
+        "content_type": doc.content_type, "run_id": doc.run_id,
+    }
+
+
+def decode_document(message: dict[str, Any]) -> InputDocument:
+    return InputDocument(
+        doc_id=message["doc_id"], source_kind=message["source_kind"], uri=message["uri"],
+        body=base64.b64decode(message["body"]), url=message.get("url"),
+        content_type=message.get("content_type"), run_id=message.get("run_id"),
+    )
+
+
+def _backoff(retries: int) -> float:
+    """Seconds before retry n: 1, 2, 4 ... capped at 60."""
+    return float(min(60, 2**retries))
+
+
+@shared_task(bind=True, name="storyline.ingest", acks_late=True, max_retries=None)
+def ingest(self: Task, message: dict[str, Any]) -> dict[str, Any]:
+    """Process one input end to end. Every accepted input ends as an article, a duplicate or a
+    dead letter; a redelivered message repeats the same decisions and event ids."""
+    pipeline = get_pipeline(self.app)
+    doc = decode_document(message)
+    max_attempts = pipeline.settings.limits.max_attempts
+    attempts = pipeline.client.incr(pipeline.keys.attempts(doc.doc_id))
+    pipeline.client.expire(pipeline.keys.attempts(doc.doc_id), 7 * 24 * 3600)
+    bound = log.bind(doc_id=doc.doc_id, source=doc.uri, attempt=attempts)
+    try:
+        if attempts > max_attempts:
+            raise TransientError(f"delivered {attempts - 1} times without finishing (the worker may have crashed on it)")
+        outcome = pipeline.process(doc)
+    except PermanentError as exc:
+        outcome = pipeline.dead_letter(doc, exc, attempts)
+        bound.warning("dead_letter", error_type=exc.code, reason=str(exc))
+    except SoftTimeLimitExceeded:
+        outcome = pipeline.dead_letter(doc, TransientError("processing took longer than the task time limit"), attempts,
+                                       stage="extract")
+        bound.warning("dead_letter", error_type="timeout")
+    except Exception as exc:  # transient or unexpected: retry, then dead-letter
+        if attempts >= max_attempts:
+            outcome = pipeline.dead_letter(doc, exc, attempts)
+            bound.error("dead_letter", error_type=getattr(exc, "code", type(exc).__name__), reason=str(exc))
+        else:
+            bound.warning("retry", error=str(exc), error_type=type(exc).__name__)
+            raise self.retry(exc=exc, countdown=_backoff(attempts)) from None
+    else:
+        bound.info(outcome.status, article_id=outcome.article_id, duplicate_of=outcome.duplicate_of,
+                   thread_id=outcome.thread_id, **{f"ms_{k}": round(v, 2) for k, v in outcome.timings_ms.items()})
+    return {"doc_id": outcome.doc_id, "status": outcome.status}
