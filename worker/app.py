@@ -28,11 +28,11 @@ def create_app(settings: Settings) -> Celery:
         task_ignore_result=True,
         # a hard limit per task, and a soft one just below it so the task can dead-letter itself
         task_time_limit=settings.task_time_limit,
-        task_soft_time_limit=max(1, settings.task_time_limit - 10),
+        task_soft_time_limit=settings.task_time_limit - max(1, min(10, settings.task_time_limit // 5)),
         broker_transport_options={
             # an unacked message is redelivered after this long: above the longest task, so a
             # running task is never handed to a second worker
-            "visibility_timeout": settings.task_time_limit * 4,
+            "visibility_timeout": settings.visibility_timeout or settings.task_time_limit * 4,
             # every queue and unacked-index key under our prefix
             "global_keyprefix": f"{settings.prefix}:celery:",
         },

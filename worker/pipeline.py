@@ -109,7 +109,7 @@ class Pipeline:
         with self._stage("extract", timings):
             article = extract_document(
                 doc.body, uri=doc.uri, url=doc.url, content_type=doc.content_type,
-                max_bytes=limits.max_bytes, min_words=limits.min_words,
+                max_bytes=limits.max_bytes, min_words=limits.min_words, max_words=limits.max_words,
             )
         with self._stage("dedup", timings):
             norm = normalise(article.text)

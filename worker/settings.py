@@ -17,6 +17,8 @@ class LimitSettings(BaseModel):
     max_bytes: int = 10 * 1024 * 1024
     #: smallest clean text worth publishing, in words
     min_words: int = 20
+    #: longest clean text accepted as one article, in words (a whole book or a data dump is not news)
+    max_words: int = 50_000
     #: attempts per input before it goes to the dead-letter stream
     max_attempts: int = 5
 
@@ -90,6 +92,9 @@ class Settings(BaseSettings):
     streams: StreamSettings = StreamSettings()
     #: longest a single task may run, in seconds; the broker's visibility timeout sits above it
     task_time_limit: int = 300
+    #: seconds before the broker hands an unacknowledged task (its worker died) to another
+    #: worker; None means 4 x task_time_limit, so a running task is never handed out twice
+    visibility_timeout: int | None = None
     #: port of the worker's Prometheus endpoint; 0 disables it
     metrics_port: int = 0
     #: JSON logs (structlog) instead of console-friendly ones

@@ -2,15 +2,37 @@
 
 from __future__ import annotations
 
+import re
+
 import py3langid
 
-from worker.errors import NoContent
+from worker.errors import NoContent, TooLarge
 from worker.extract.decode import decode_body
 from worker.extract.html import extract_html, looks_like_html
 from worker.extract.model import ExtractedArticle
 from worker.extract.text import clean_scrape
 
-__all__ = ["ExtractedArticle", "extract_document", "decode_body"]
+__all__ = ["ExtractedArticle", "extract_document", "decode_body", "check_prose"]
+
+_WORD = re.compile(r"[^\W\d_]{2,}", re.UNICODE)
+
+
+def check_prose(text: str, *, min_words: int, max_words: int) -> None:
+    """Refuse text that is not an article: too short, too long, or not prose (code, data,
+    one sentence repeated: too few distinct words for its length)."""
+    words = text.split()
+    if len(words) < min_words:
+        raise NoContent(f"only {len(words)} words of article text (minimum {min_words}, STORYLINE_LIMITS__MIN_WORDS)")
+    if len(words) > max_words:
+        raise TooLarge(f"{len(words):,} words is over the {max_words:,}-word limit for one article (STORYLINE_LIMITS__MAX_WORDS)")
+    sample = text[:20000]
+    alpha = _WORD.findall(sample)
+    distinct = len({w.lower() for w in alpha})
+    # a real article of n words has roughly sqrt(n)*3 distinct words or more (Heaps' law with
+    # generous slack); data, markup and repeated boilerplate fall far below
+    needed = min(40, int(3 * len(sample.split()) ** 0.5))
+    if distinct < needed or len(alpha) < 0.5 * len(sample.split()):
+        raise NoContent(f"not prose: {distinct} distinct words in {len(sample.split())} tokens (data, code or repeated text)")
 
 
 def extract_document(
@@ -21,6 +43,7 @@ def extract_document(
     content_type: str | None = None,
     max_bytes: int,
     min_words: int,
+    max_words: int = 50_000,
 ) -> ExtractedArticle:
     """Decode and extract one input. HTML goes to trafilatura, anything else to the scrape cleaner."""
     charset = None
@@ -38,10 +61,7 @@ def extract_document(
         article = clean_scrape(text)
         if url and not article.url:
             article = ExtractedArticle(**{**article.__dict__, "url": url})
-    if article.word_count < min_words:
-        raise NoContent(
-            f"only {article.word_count} words of article text (minimum {min_words}, STORYLINE_LIMITS__MIN_WORDS)"
-        )
+    check_prose(article.text, min_words=min_words, max_words=max_words)
     if not article.language:
         lang, _ = py3langid.classify(article.text[:3000])
         article = ExtractedArticle(**{**article.__dict__, "language": lang})

@@ -38,7 +38,16 @@ def decode_body(raw: bytes, *, max_bytes: int, declared_charset: str | None = No
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        return _detect(raw, reason_if_none="not valid UTF-8 and no other encoding gives readable text")
+        pass
+    # UTF-8 with a few broken bytes (a truncated character, one bad paste) is still UTF-8:
+    # keep it with replacement characters rather than guess a legacy charset. Evidence of UTF-8:
+    # more valid multi-byte characters than broken ones, and at most one broken per 1,000.
+    lenient = raw.decode("utf-8", errors="replace")
+    broken = lenient.count("\ufffd")
+    multibyte = sum(1 for ch in lenient if ord(ch) > 0x7F) - broken
+    if multibyte > broken and broken <= max(1, len(lenient) // 1000):
+        return lenient
+    return _detect(raw, reason_if_none="not valid UTF-8 and no other encoding gives readable text")
 
 
 def _decode_with(raw: bytes, encoding: str) -> str:

@@ -1,0 +1,193 @@
+"""Fault tests: workers killed mid-task, Redis restarted mid-replay, publishing failing after the
+dedup state was written. Every accepted input must end as exactly one outcome and one event."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psutil
+import pytest
+import redis
+
+from tests.conftest import SEEDS, seed_paths
+from tests.flow import events, submit, wait_outcomes
+from worker.app import create_app
+from worker.cli import start_worker_process, stop_worker_process
+from worker.embedded import redis_server_binary
+from worker.pipeline import InputDocument, Pipeline
+from worker.publish.streams import Publisher
+from worker.settings import Settings
+
+pytestmark = pytest.mark.fault
+
+
+def slow_article(seed: int) -> bytes:
+    """A valid article of ~45k words: about a second of extraction, a window to kill in."""
+    from wordfreq import top_n_list
+
+    words = top_n_list("en", 5000)
+    rnd = random.Random(seed)
+    paras = "".join("<p>" + " ".join(rnd.choice(words) for _ in range(120)) + ".</p>" for _ in range(370))
+    return f"<html><head><title>Long report {seed}</title></head><body><article>{paras}</article></body></html>".encode()
+
+
+def _wait_for(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.005)
+
+
+def _children(proc: subprocess.Popen) -> list[psutil.Process]:
+    return psutil.Process(proc.pid).children(recursive=True)
+
+
+def test_a_pool_process_killed_mid_task_is_redelivered_and_completes_once(settings, client, keys):
+    worker = start_worker_process(settings, concurrency=1)
+    try:
+        app = create_app(settings)
+        doc_id = submit(app, keys, "kill", "slow.html", slow_article(1))
+        _wait_for(lambda: client.get(keys.attempts(doc_id)) == b"1", 60, "the task to start")
+        _wait_for(lambda: bool(_children(worker)), 10, "the pool process")
+        for child in _children(worker):
+            child.send_signal(signal.SIGKILL)
+        outcome = wait_outcomes(client, keys, "kill", 1, timeout=120)[doc_id]
+    finally:
+        stop_worker_process(worker)
+    assert outcome["status"] == "article"
+    assert int(client.get(keys.attempts(doc_id))) == 2, "the killed delivery was redelivered once"
+    assert [e["article_id"] for e in events(client, keys.articles)] == [doc_id]
+
+
+def test_a_whole_worker_killed_mid_task_leaves_the_task_to_the_next_worker(redis_url, prefix, client, keys):
+    # a short visibility timeout, so the test waits ~10 s for the redelivery, not 20 minutes
+    settings = Settings(redis_url=redis_url, prefix=prefix, visibility_timeout=8)
+    env_settings = settings
+    os.environ["STORYLINE_VISIBILITY_TIMEOUT"] = "8"
+    try:
+        worker = start_worker_process(env_settings, concurrency=1)
+        app = create_app(settings)
+        doc_id = submit(app, keys, "killall", "slow.html", slow_article(2))
+        _wait_for(lambda: client.get(keys.attempts(doc_id)) == b"1", 60, "the task to start")
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+        assert client.hlen(keys.run("killall")) == 0
+        # kombu scans for unacked messages older than the visibility timeout on a new worker's
+        # first restore tick, then only every ~100 s: start the replacement once the timeout passed
+        time.sleep(9)
+        second = start_worker_process(env_settings, concurrency=1)
+        try:
+            outcome = wait_outcomes(client, keys, "killall", 1, timeout=120)[doc_id]
+        finally:
+            stop_worker_process(second)
+    finally:
+        del os.environ["STORYLINE_VISIBILITY_TIMEOUT"]
+    assert outcome["status"] == "article"
+    assert [e["article_id"] for e in events(client, keys.articles)] == [doc_id]
+
+
+class _FailingOncePublisher(Publisher):
+    """Fault injection: the first publish raises as if Redis dropped the connection."""
+
+    failed = False
+
+    def publish(self, events_, client=None):
+        if not self.failed:
+            self.failed = True
+            raise redis.ConnectionError("injected: connection lost during publish")
+        return super().publish(events_, client)
+
+
+def test_a_publish_that_fails_after_dedup_is_retried_without_a_second_event(settings, client, keys):
+    pipeline = Pipeline(client, settings)
+    pipeline.publisher = _FailingOncePublisher(client, keys, settings.streams)
+    doc = InputDocument("pubfail0000001", "file", "seed.txt", seed_paths()[0].read_bytes(), run_id="pf")
+    with pytest.raises(redis.ConnectionError):
+        pipeline.process(doc)
+    assert client.exists(keys.dedup_outcome(doc.doc_id)), "dedup state was written before the failure"
+    assert client.xlen(keys.articles) == 0
+    first = pipeline.process(doc)  # the retry
+    assert first.status == "article"
+    again = pipeline.process(doc)  # a redelivery after a crash between publish and ack
+    assert again.status == "article" and again.thread_id == first.thread_id
+    assert client.xlen(keys.articles) == 1
+    assert client.xlen(keys.threads_stream) == 1
+    assert client.xlen(keys.duplicates) == 0
+
+
+def test_redis_restarted_during_a_replay_loses_no_input(tmp_path, prefix):
+    port_no = _free_port()
+    data = tmp_path / "redis"
+    data.mkdir()
+    cmd = [redis_server_binary(), "--port", str(port_no), "--bind", "127.0.0.1", "--dir", str(data),
+           "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--maxmemory-policy", "noeviction"]
+    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port_no}/0"
+    client = redis.Redis.from_url(url)
+    _wait_for(lambda: _ping(client), 10, "redis")
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    # 30 inputs: the seeds, straight-quoted copies of them (duplicates) and unique articles
+    for i, p in enumerate(seed_paths()):
+        (inputs / f"seed{i}.txt").write_bytes(p.read_bytes())
+        (inputs / f"copy{i}.txt").write_text(p.read_text().replace("’", "'"))
+    for i in range(20):
+        (inputs / f"long{i:02d}.html").write_bytes(slow_article(100 + i)[:40_000] + b"</p></article></body></html>")
+    replay = subprocess.Popen(
+        [sys.executable, "-m", "worker.cli", "replay", str(inputs), "--json", "--redis", url, "--prefix", prefix,
+         "--workers", "1", "-c", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        _wait_for(lambda: _hlen_runs(client, prefix) >= 5, 120, "the replay to get going")
+        _shutdown(client)
+        server.wait(timeout=30)
+        time.sleep(1.0)
+        server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+        out, err = replay.communicate(timeout=300)
+    finally:
+        if replay.poll() is None:
+            replay.kill()
+        _shutdown(redis.Redis.from_url(url))
+        server.wait(timeout=30)
+    assert replay.returncode == 0, err[-3000:]
+    summary = json.loads(out)
+    assert summary["inputs"] == 30
+    assert summary["articles"] + summary["duplicates"] + summary["dead_letters"] == 30
+    assert summary["duplicates"] >= 5
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ping(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.ConnectionError:
+        return False
+
+
+def _shutdown(client: redis.Redis) -> None:
+    try:
+        client.shutdown(nosave=False)
+    except (redis.ConnectionError, redis.ResponseError):
+        pass
+
+
+def _hlen_runs(client: redis.Redis, prefix: str) -> int:
+    try:
+        return sum(client.hlen(k) for k in client.scan_iter(f"{prefix}:run:*"))
+    except redis.ConnectionError:
+        return 0
