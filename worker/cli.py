@@ -284,6 +284,35 @@ def threads(
     Console().print(table)
 
 
+@app.command()
+def doctor(
+    redis_url: str | None = RedisOpt, prefix: str | None = PrefixOpt, data_dir: str | None = DataDirOpt,
+) -> None:
+    """Check the connected Redis (eviction policy, persistence, memory), workers and streams."""
+    from worker.store.doctor import Finding, inspect
+
+    with _redis(_settings(redis_url, prefix, data_dir)) as (settings, _embedded):
+        client = _client(settings)
+        findings = inspect(client)
+        keys = Keys(settings.prefix)
+        alive = _workers_alive(settings)
+        findings.append(Finding("ok" if alive else "warn", "workers",
+                                "workers answer on this prefix" if alive else "no worker answers: start one with `storyline worker`"))
+        queued = client.llen(f"{settings.prefix}:celery:{keys.queue}")
+        findings.append(Finding("ok", "queue", f"{queued} task(s) waiting in {keys.queue}"))
+        for stream in keys.output_streams:
+            findings.append(Finding("ok", "stream", f"{stream}: {client.xlen(stream) if client.exists(stream) else 0} entries"))
+    table = Table(title="storyline doctor")
+    for col in ("", "check", "detail"):
+        table.add_column(col)
+    marks = {"ok": "[green]ok[/]", "warn": "[yellow]warn[/]", "error": "[red]error[/]"}
+    for f in findings:
+        table.add_row(marks[f.level], f.check, f.detail)
+    Console().print(table)
+    if any(f.level == "error" for f in findings):
+        raise typer.Exit(1)
+
+
 def main() -> None:
     app()
 

@@ -1,0 +1,62 @@
+"""Checks of the connected Redis: the server settings Storyline's guarantees depend on.
+
+``assess`` is pure (it reads INFO/CONFIG values handed to it); ``inspect`` fetches them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: str  # ok | warn | error
+    check: str
+    detail: str
+
+
+def assess(info: dict, config: dict[str, str]) -> list[Finding]:
+    out: list[Finding] = []
+    version = str(info.get("redis_version", "0"))
+    major = int(version.split(".")[0] or 0)
+    out.append(Finding("ok" if major >= 6 else "error", "version",
+                       f"Redis {version}" + ("" if major >= 6 else ": Storyline needs Redis 6.2 or newer (streams, XAUTOCLAIM)")))
+    policy = config.get("maxmemory-policy", "")
+    out.append(Finding(
+        "ok" if policy == "noeviction" else "warn", "maxmemory-policy",
+        f"{policy}" + ("" if policy == "noeviction" else
+                       ": Redis may evict dedup, thread or queue keys under memory pressure, silently losing "
+                       "state or tasks. Fix: CONFIG SET maxmemory-policy noeviction (and in redis.conf)"),
+    ))
+    aof = config.get("appendonly", "no")
+    out.append(Finding(
+        "ok" if aof == "yes" else "warn", "appendonly",
+        "AOF on" if aof == "yes" else
+        "AOF off: a Redis restart loses queued tasks, dedup state and threads. Fix: CONFIG SET appendonly yes",
+    ))
+    fsync = config.get("appendfsync", "")
+    if aof == "yes":
+        out.append(Finding("ok" if fsync in ("everysec", "always") else "warn", "appendfsync",
+                           fsync + ("" if fsync in ("everysec", "always") else ": up to the OS's flush interval of writes can be lost; use everysec")))
+    maxmem = int(config.get("maxmemory", "0") or 0)
+    used = int(info.get("used_memory", 0))
+    if maxmem:
+        share = used / maxmem
+        out.append(Finding("ok" if share < 0.8 else "warn", "memory",
+                           f"{used / 2**20:.0f} MiB of {maxmem / 2**20:.0f} MiB used ({share:.0%})"
+                           + ("" if share < 0.8 else ": writes will fail at the limit with noeviction; add memory or shorten windows")))
+    else:
+        out.append(Finding("ok", "memory", f"{used / 2**20:.0f} MiB used, no maxmemory limit"))
+    return out
+
+
+def inspect(client: redis.Redis) -> list[Finding]:
+    info = client.info()
+    try:
+        config = {k: str(v) for k, v in client.config_get("*").items()}
+    except redis.ResponseError:  # CONFIG is disabled on some managed services
+        config = {}
+        return assess(info, config) + [Finding("warn", "config", "CONFIG GET is not allowed here; check maxmemory-policy and appendonly with your provider")]
+    return assess(info, config)
