@@ -30,12 +30,15 @@ _NAME_BOOST = 1.6
 _TITLE_BOOST = 2.0
 
 Vector = dict[str, float]
+_PRIOR_LANGUAGES = frozenset({"en", "de", "fr", "es", "it", "pt", "nl", "sv", "da", "nb", "fi", "pl", "cs", "ru", "uk", "tr", "ar"})
 
 
 @lru_cache(maxsize=200_000)
 def prior_df(term: str, language: str) -> float:
     """Expected fraction of documents containing ``term``, from wordfreq (0 when unknown)."""
-    f = word_frequency(term, language or "en")
+    # only languages whose wordfreq lists need no extra tokenizer (ja/zh/ko need MeCab or jieba)
+    # and are common in news; each list loaded costs ~40 MiB per worker process
+    f = word_frequency(term, language if language in _PRIOR_LANGUAGES else "en")
     return 1.0 - (1.0 - f) ** _TOKENS_PER_DOC if f else 0.0
 
 

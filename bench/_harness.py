@@ -1,0 +1,86 @@
+"""Shared plumbing of the end-to-end benchmarks: a Redis, prefixes, worker processes, RSS sampling."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import psutil
+import redis
+
+from worker.app import create_app
+from worker.cli import start_worker_process, stop_worker_process
+from worker.settings import Settings
+
+
+def redis_url() -> str:
+    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14")
+    redis.Redis.from_url(url).ping()
+    return url
+
+
+def fresh_settings(url: str, tag: str) -> Settings:
+    return Settings(redis_url=url, prefix=f"bench-{tag}-{uuid.uuid4().hex[:6]}", log_level="WARNING")
+
+
+def drop_prefix(url: str, prefix: str) -> None:
+    client = redis.Redis.from_url(url)
+    for pattern in (f"{prefix}:*", f"{prefix}.*"):
+        batch = list(client.scan_iter(pattern, count=5000))
+        for i in range(0, len(batch), 1000):
+            client.delete(*batch[i : i + 1000])
+
+
+class Workers:
+    """N worker processes (one Celery worker with -c N), started and pinged before timing starts."""
+
+    def __init__(self, settings: Settings, processes: int) -> None:
+        self.settings = settings
+        env_backup = dict(os.environ)
+        os.environ["STORYLINE_LOG_LEVEL"] = "WARNING"
+        self.proc = start_worker_process(settings, processes)
+        os.environ.clear()
+        os.environ.update(env_backup)
+        app = create_app(settings)
+        deadline = time.monotonic() + 60
+        while not app.control.ping(timeout=0.5):
+            if time.monotonic() > deadline:
+                raise RuntimeError("worker did not start")
+        self.peak_rss: dict[int, int] = {}
+        self._stop = threading.Event()
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+        self._sampler.start()
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            try:
+                for child in psutil.Process(self.proc.pid).children(recursive=True):
+                    rss = child.memory_info().rss
+                    self.peak_rss[child.pid] = max(self.peak_rss.get(child.pid, 0), rss)
+            except psutil.Error:
+                pass
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        self._stop.set()
+        stop_worker_process(self.proc)
+
+
+def replay(folder: Path, settings: Settings) -> tuple[dict, float]:
+    """Run `storyline replay` against already running workers; (summary, wall seconds)."""
+    start = time.perf_counter()
+    run = subprocess.run(
+        [sys.executable, "-m", "worker.cli", "replay", str(folder), "--json", "--workers", "0",
+         "--redis", settings.redis_url, "--prefix", settings.prefix],
+        capture_output=True, text=True,
+    )
+    wall = time.perf_counter() - start
+    if run.returncode != 0:
+        raise RuntimeError(run.stderr[-2000:])
+    return json.loads(run.stdout), wall

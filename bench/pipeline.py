@@ -1,0 +1,122 @@
+"""Throughput: the whole pipeline through real Celery workers and a real Redis, against bare
+extraction of the same documents in one process, in one run.
+
+Prints:
+- bare extraction docs/s in one process: Storyline's own trafilatura call (same settings,
+  with metadata) for HTML and the scrape cleaner for text; plain `trafilatura.extract` too;
+- ms per stage (read, extract, dedup, thread, publish), from the pipeline run in-process;
+- end-to-end docs/s through Celery with 1 and with 2 worker processes, and the ratios.
+
+    .venv/bin/python bench/pipeline.py [--count 5000] [--skip-two]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import redis
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._harness import Workers, drop_prefix, fresh_settings, redis_url, replay  # noqa: E402
+from bench.corpus import build  # noqa: E402
+
+
+def bare_extraction(files: list[Path]) -> tuple[float, float]:
+    """(docs/s of Storyline's extraction call, docs/s of plain trafilatura.extract), one process."""
+    import trafilatura
+
+    from worker.extract.decode import decode_body
+    from worker.extract.html import extract_html
+    from worker.extract.text import clean_scrape
+
+    bodies = [(f, f.read_bytes()) for f in files]
+    start = time.perf_counter()
+    for f, raw in bodies:
+        try:
+            text = decode_body(raw, max_bytes=10 * 2**20)
+        except Exception:
+            continue
+        if f.suffix == ".html":
+            extract_html(text)
+        else:
+            clean_scrape(text)
+    ours = len(bodies) / (time.perf_counter() - start)
+    start = time.perf_counter()
+    for f, raw in bodies:
+        if f.suffix == ".html":
+            trafilatura.extract(raw)
+        else:
+            clean_scrape(raw.decode("utf-8", "replace"))
+    plain = len(bodies) / (time.perf_counter() - start)
+    return ours, plain
+
+
+def stage_costs(files: list[Path], url: str) -> dict[str, list[float]]:
+    """ms per stage, running the pipeline in this process against the real Redis."""
+    from worker.errors import StorylineError
+    from worker.pipeline import InputDocument, Pipeline
+    from worker.sources.files import content_type_for, read_file
+
+    settings = fresh_settings(url, "stages")
+    pipeline = Pipeline(redis.Redis.from_url(url), settings)
+    stages: dict[str, list[float]] = {"read": [], "extract": [], "dedup": [], "thread": [], "publish": []}
+    try:
+        for f in files:
+            t0 = time.perf_counter()
+            body = read_file(f, max_bytes=settings.limits.max_bytes)
+            stages["read"].append((time.perf_counter() - t0) * 1000)
+            try:
+                out = pipeline.process(InputDocument(uuid.uuid4().hex[:16], "file", str(f), body,
+                                                     content_type=content_type_for(f)))
+            except StorylineError:
+                continue
+            for k, v in out.timings_ms.items():
+                stages[k].append(v)
+    finally:
+        drop_prefix(url, settings.prefix)
+    return stages
+
+
+def end_to_end(folder: Path, url: str, processes: int) -> float:
+    settings = fresh_settings(url, f"e2e{processes}")
+    workers = Workers(settings, processes)
+    try:
+        summary, wall = replay(folder, settings)
+    finally:
+        workers.stop()
+        drop_prefix(url, settings.prefix)
+    return summary["inputs"] / wall
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--count", type=int, default=5000)
+    ap.add_argument("--skip-two", action="store_true", help="skip the 2-process run")
+    args = ap.parse_args()
+    url = redis_url()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "corpus"
+        files = build(folder, args.count)
+        print(f"corpus: {len(files)} documents ({sum(f.stat().st_size for f in files) / 2**20:.0f} MiB)")
+        ours, plain = bare_extraction(files)
+        print(f"bare extraction, 1 process: {ours:.1f} docs/s (Storyline's trafilatura call with metadata); "
+              f"plain trafilatura.extract: {plain:.1f} docs/s")
+        stages = stage_costs(files, url)
+        print("ms per document and stage (in-process pipeline): " + ", ".join(
+            f"{k} median {statistics.median(v):.2f} mean {statistics.fmean(v):.2f}" for k, v in stages.items() if v))
+        one = end_to_end(folder, url, 1)
+        print(f"end to end, 1 worker process: {one:.1f} docs/s = {one / ours:.0%} of bare extraction")
+        if not args.skip_two:
+            two = end_to_end(folder, url, 2)
+            print(f"end to end, 2 worker processes: {two:.1f} docs/s = {two / one:.2f}x one process")
+
+
+if __name__ == "__main__":
+    main()
