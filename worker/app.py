@@ -18,6 +18,9 @@ def create_app(settings: Settings) -> Celery:
         task_acks_late=True,
         # ... and also when the worker process dies (SIGKILL, OOM), not only on clean failures
         task_reject_on_worker_lost=True,
+        # a task that failed unexpectedly stays unacknowledged and comes back after the visibility
+        # timeout (our attempt counter then dead-letters it) instead of being silently dropped
+        task_acks_on_failure_or_timeout=False,
         # one message in flight per process: a slow page never holds others hostage
         worker_prefetch_multiplier=1,
         # JSON only: no pickle from a shared broker

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+import redis
 import structlog
 from celery import Celery, Task, current_app, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
@@ -16,6 +17,10 @@ from worker.pipeline import InputDocument, Pipeline
 from worker.store.client import connect
 
 log = structlog.get_logger("storyline.tasks")
+#: errors worth retrying: our transient errors and the outages of Redis or the network
+RETRYABLE = (TransientError, redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, OSError)
+#: how long an input's delivery count is kept, in seconds
+ATTEMPTS_TTL_SECONDS = 7 * 24 * 3600
 
 
 def get_pipeline(app: Celery) -> Pipeline:
@@ -64,11 +69,27 @@ def _backoff(retries: int) -> float:
 def ingest(self: Task, message: dict[str, Any]) -> dict[str, Any]:
     """Process one input end to end. Every accepted input ends as an article, a duplicate or a
     dead letter; a redelivered message repeats the same decisions and event ids."""
+    try:
+        return _ingest(self, message)
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        # Redis went away outside the stages (counting attempts, writing a dead letter): the
+        # input is not finished, so it goes back to the queue rather than being dropped
+        log.warning("retry", error=str(exc), error_type=type(exc).__name__)
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries + 1)) from None
+
+
+def _ingest(self: Task, message: dict[str, Any]) -> dict[str, Any]:
     pipeline = get_pipeline(self.app)
-    doc = decode_document(message)
+    try:
+        doc = decode_document(message)
+    except (KeyError, TypeError, ValueError) as exc:
+        log.error("dead_letter", error_type="bad_request", reason=f"malformed task message: {exc}")
+        return {"doc_id": None, "status": "rejected"}
     max_attempts = pipeline.settings.limits.max_attempts
-    attempts = pipeline.client.incr(pipeline.keys.attempts(doc.doc_id))
-    pipeline.client.expire(pipeline.keys.attempts(doc.doc_id), 7 * 24 * 3600)
+    with pipeline.client.pipeline(transaction=False) as pipe:
+        pipe.incr(pipeline.keys.attempts(doc.doc_id))
+        pipe.expire(pipeline.keys.attempts(doc.doc_id), ATTEMPTS_TTL_SECONDS)
+        attempts = pipe.execute()[0]
     bound = log.bind(doc_id=doc.doc_id, source=doc.uri, attempt=attempts)
     try:
         if attempts > max_attempts:
@@ -81,13 +102,16 @@ def ingest(self: Task, message: dict[str, Any]) -> dict[str, Any]:
         outcome = pipeline.dead_letter(doc, TransientError("processing took longer than the task time limit"), attempts,
                                        stage="extract")
         bound.warning("dead_letter", error_type="timeout")
-    except Exception as exc:  # transient or unexpected: retry, then dead-letter
+    except RETRYABLE as exc:  # an outage: retry with backoff, then dead-letter
         if attempts >= max_attempts:
             outcome = pipeline.dead_letter(doc, exc, attempts)
             bound.error("dead_letter", error_type=getattr(exc, "code", type(exc).__name__), reason=str(exc))
         else:
             bound.warning("retry", error=str(exc), error_type=type(exc).__name__)
             raise self.retry(exc=exc, countdown=_backoff(attempts)) from None
+    except Exception as exc:  # a bug, not an outage: retrying cannot help; keep the input for reprocessing
+        outcome = pipeline.dead_letter(doc, exc, attempts)
+        bound.exception("dead_letter", error_type=f"internal:{type(exc).__name__}", reason=str(exc))
     else:
         bound.info(outcome.status, article_id=outcome.article_id, duplicate_of=outcome.duplicate_of,
                    thread_id=outcome.thread_id, **{f"ms_{k}": round(v, 2) for k, v in outcome.timings_ms.items()})
