@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._harness import Workers, drop_prefix, fresh_settings, redis_url, replay  # noqa: E402
 from bench.corpus import build  # noqa: E402
+from tests.reliability.hostile import write_corpus  # noqa: E402
 from worker.store.keys import Keys  # noqa: E402
 
 
@@ -30,11 +31,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "corpus"
         build(folder, args.count)
-        # a few hostile inputs too, so dead letters are part of the accounting
-        (folder / "zz-binary.txt").write_bytes(bytes(range(256)) * 100)
-        (folder / "zz-empty.txt").write_bytes(b"")
-        (folder / "zz-json.txt").write_text('{"a": 1}' * 500)
-        total = args.count + 3
+        # the hostile corpus too (50 MB page, gzip bomb, binary, ...): dead letters are part of
+        # the accounting, and the peak RSS below includes what those inputs cost
+        hostile = write_corpus(folder / "zz-hostile")
+        total = args.count + len(hostile)
         settings = fresh_settings(url, "load")
         workers = Workers(settings, args.processes)
         try:
