@@ -50,6 +50,11 @@ def create_app(settings: Settings) -> Celery:
         worker_max_memory_per_child=1_500_000,
         worker_send_task_events=True,
         task_send_sent_event=False,
+        # feed polls are scheduled by celery-redbeat: the schedule lives in Redis (it survives
+        # restarts and `feeds add` edits it), and its lock lets one beat of many send each poll
+        beat_scheduler="redbeat.RedBeatScheduler",
+        redbeat_redis_url=settings.redis_url,
+        redbeat_key_prefix=keys.redbeat_prefix,
     )
     app.conf.storyline_settings = settings
     return app
