@@ -169,6 +169,7 @@ def fetch(
         "robots": None,  # robots.txt is parsed whatever its label; junk simply holds no rules
     }[kind]
     deadline = time.monotonic() + settings.total_timeout
+    timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)
     headers: dict[str, str] = {}
     if etag:
         headers["If-None-Match"] = etag
@@ -181,7 +182,7 @@ def fetch(
     hops: list[str] = []
     while True:
         check_target(current, settings, policy)
-        request = client.build_request("GET", current, headers=headers)
+        request = client.build_request("GET", current, headers=headers, timeout=timeout)
         try:
             response = client.send(request, stream=True)
         except httpx.TimeoutException as exc:
