@@ -55,6 +55,9 @@ def create_app(settings: Settings) -> Celery:
         beat_scheduler="redbeat.RedBeatScheduler",
         redbeat_redis_url=settings.redis_url,
         redbeat_key_prefix=keys.redbeat_prefix,
+        # set, so redbeat does not borrow the broker's transport options; keep retrying Redis
+        # for up to 60 s when it restarts
+        redbeat_redis_options={"retry_period": 60},
     )
     app.conf.storyline_settings = settings
     return app

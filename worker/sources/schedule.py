@@ -9,6 +9,7 @@ from datetime import timedelta
 from celery import Celery
 from celery.schedules import schedule
 from redbeat import RedBeatSchedulerEntry
+from redbeat.schedulers import ensure_conf, get_redis
 
 from worker.sources.feeds import FeedState
 from worker.sources.tasks import POLL_TASK
@@ -30,6 +31,7 @@ def schedule_feed(app: Celery, keys: Keys, feed: FeedState) -> RedBeatSchedulerE
 
 
 def unschedule_feed(app: Celery, feed_id: str) -> bool:
+    ensure_conf(app)
     try:
         entry = RedBeatSchedulerEntry.from_key(RedBeatSchedulerEntry.generate_key(app, entry_name(feed_id)), app=app)
     except KeyError:
@@ -40,8 +42,6 @@ def unschedule_feed(app: Celery, feed_id: str) -> bool:
 
 def scheduled_feed_ids(app: Celery) -> set[str]:
     """Feeds with an entry in the Redis schedule."""
-    from redbeat.schedulers import ensure_conf, get_redis
-
     ensure_conf(app)
     prefix = app.redbeat_conf.key_prefix
     members = get_redis(app).zrange(app.redbeat_conf.schedule_key, 0, -1)
