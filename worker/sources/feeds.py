@@ -222,8 +222,15 @@ class FeedPoller:
                                  entries_last=0, new_last=0, last_error=str(error)[:500], **validators)
             return PollOutcome(feed_id, "dead_letter", error_type=error.code, message=str(error))
         new = claim_new_entries(self.client, self.keys, feed_id, feed.entries, self.settings.seen_ttl_seconds)
-        for entry in new:
-            self._dispatch(state, entry, sink, run_id)
+        for i, entry in enumerate(new):
+            try:
+                self._dispatch(state, entry, sink, run_id)
+            except Exception as exc:
+                # the broker failed: forget the entries not handed on, so the next poll takes them
+                undelivered = [self.keys.seen_entry(k) for e in new[i:] for k in e.dedup_keys(feed_id)]
+                self.client.delete(*undelivered)
+                self.client.hincrby(self.keys.feed(feed_id), "item_count", i)
+                return self._failed(state, TransientError(f"handing on entry {i + 1} of {len(new)} failed: {exc}"))
         self.client.hincrby(self.keys.feed(feed_id), "item_count", len(new))
         self.registry.update(feed_id, last_poll=now, status="ok", error_count=0, backoff_until=0,
                              entries_last=len(feed.entries), new_last=len(new),

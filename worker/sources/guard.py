@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from typing import Any
 
 import httpcore
-from httpcore._backends.sync import SyncBackend
 
 from worker.errors import FetchRefused
 
@@ -112,7 +111,7 @@ class GuardedBackend(httpcore.NetworkBackend):
 
     def __init__(self, policy: AddressPolicy) -> None:
         self.policy = policy
-        self._inner = SyncBackend()
+        self._inner = httpcore.SyncBackend()
 
     def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
                     socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:

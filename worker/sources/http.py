@@ -139,6 +139,14 @@ class _BoundedDecoder:
                            "(STORYLINE_FETCH__MAX_BODY_BYTES); a larger page or a decompression bomb")
 
 
+def _accepted(kind: Kind, media: str, allowed: list[str]) -> bool:
+    """Whether a response of this media type is read. Feeds are labelled loosely in the wild
+    (text/rss+xml, application/xml-dtd ...), so for a feed any XML or JSON type is accepted too."""
+    if media in allowed:
+        return True
+    return kind == "feed" and (media.endswith(("xml", "json")) or "+xml" in media or "xml-" in media)
+
+
 def _read_body(response: httpx.Response, limit: int, deadline: float) -> bytes:
     decoder = _BoundedDecoder(response.headers.get("content-encoding", ""), limit)
     parts: list[bytes] = []
@@ -216,7 +224,7 @@ def fetch(
                 refused.http_status = status  # type: ignore[attr-defined]
                 raise refused
             content_type = response.headers.get("content-type")
-            if allowed_types is not None and content_type and media_type(content_type) not in allowed_types:
+            if allowed_types is not None and content_type and not _accepted(kind, media_type(content_type), allowed_types):
                 raise FetchRefused(f"content type {media_type(content_type)!r} is not accepted for a {kind} "
                                    f"(accepted: {', '.join(allowed_types)})")
             declared = response.headers.get("content-length", "")
