@@ -108,7 +108,12 @@ def test_a_conditional_get_returns_not_modified(httpserver: HTTPServer, client, 
 
 
 def test_the_declared_charset_reaches_the_extract_stage(httpserver: HTTPServer, client, fetch_settings):
-    text = "Киев и Москва продолжают переговоры о мирном урегулировании. " * 8
+    text = ("Киев и Москва продолжают переговоры о мирном урегулировании. Делегации встретились в Стамбуле "
+            "во вторник, чтобы обсудить обмен пленными и гуманитарные коридоры. Американские посредники "
+            "предложили новый план, который предусматривает прекращение огня на тридцать дней. Европейские "
+            "министры заявили, что поддержат любое соглашение, если оно будет честным и прочным. Эксперты "
+            "считают, что главные разногласия касаются границ, гарантий безопасности и судьбы Крыма. "
+            "Следующий раунд консультаций может пройти в Париже или Лондоне уже в конце месяца.")
     httpserver.expect_request("/ru").respond_with_data(text.encode("cp1251"), content_type="text/plain; charset=windows-1251")
     result = fetch(client, httpserver.url_for("/ru"), fetch_settings)
     doc = page_document(result, doc_id="d", source_kind="url", uri=result.url, run_id=None)
