@@ -53,6 +53,14 @@ def create_app(settings: Settings) -> Celery:
         worker_max_memory_per_child=1_500_000,
         worker_send_task_events=True,
         task_send_sent_event=False,
+        # feed polls are scheduled by celery-redbeat: the schedule lives in Redis (it survives
+        # restarts and `feeds add` edits it), and its lock lets one beat of many send each poll
+        beat_scheduler="redbeat.RedBeatScheduler",
+        redbeat_redis_url=settings.redis_url,
+        redbeat_key_prefix=keys.redbeat_prefix,
+        # set, so redbeat does not borrow the broker's transport options; keep retrying Redis
+        # for up to 60 s when it restarts
+        redbeat_redis_options={"retry_period": 60},
     )
     app.conf.storyline_settings = settings
     return app

@@ -1,4 +1,4 @@
-"""The ``storyline`` command line: replay, worker, tail, threads."""
+"""The ``storyline`` command line: replay, worker, tail, threads (and feeds, submit, consume, beat)."""
 
 from __future__ import annotations
 
@@ -311,6 +311,12 @@ def doctor(
     Console().print(table)
     if any(f.level == "error" for f in findings):
         raise typer.Exit(1)
+
+
+# feeds, submit, consume, beat (worker/sources/cli.py); imported last, it uses the helpers above
+from worker.sources.cli import register as _register_sources  # noqa: E402
+
+_register_sources(app)
 
 
 def main() -> None:

@@ -2,7 +2,8 @@
 
     StorylineError
     ├── TransientError          try again later (Redis down, network timeout, 5xx)
-    │   └── FetchTimeout
+    │   ├── FetchTimeout
+    │   └── HostBusy            every fetch slot of a host is taken: try again shortly
     └── PermanentError          retrying cannot help: dead-letter the input at once
         ├── EmptyInput          0 bytes, or only whitespace
         ├── TooLarge            over limits.max_bytes
@@ -10,6 +11,7 @@
         ├── UndecodableText     no encoding gives readable text
         ├── NoContent           extraction found no article (too short, only chrome)
         ├── BadFeed             a feed that cannot be parsed into entries
+        │   └── EmptyFeed       a feed that parses but holds no entries
         ├── BadRequest          a poison entry on the request stream
         └── FetchRefused        SSRF guard, robots.txt, content type, 4xx
 """
@@ -30,6 +32,10 @@ class TransientError(StorylineError):
 
 class FetchTimeout(TransientError):
     code = "fetch_timeout"
+
+
+class HostBusy(TransientError):
+    code = "host_busy"
 
 
 class PermanentError(StorylineError):
@@ -58,6 +64,10 @@ class NoContent(PermanentError):
 
 class BadFeed(PermanentError):
     code = "bad_feed"
+
+
+class EmptyFeed(BadFeed):
+    code = "empty_feed"
 
 
 class BadRequest(PermanentError):

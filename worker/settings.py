@@ -74,6 +74,80 @@ class StreamSettings(BaseModel):
     idempotency_ttl_seconds: int = 7 * 24 * 3600
 
 
+class FetchSettings(BaseModel):
+    """Fetching URLs (pages, feeds, robots.txt): limits, safety and politeness."""
+
+    #: seconds to open a TCP (and TLS) connection
+    connect_timeout: float = 5.0
+    #: seconds to wait for each chunk of the response
+    read_timeout: float = 15.0
+    #: whole fetch, all redirects included, in seconds; a server trickling bytes is cut off here
+    total_timeout: float = 60.0
+    #: largest body kept, in bytes, counted after decompression (so a gzip bomb stops here too)
+    max_body_bytes: int = 10 * 1024 * 1024
+    #: redirects followed per fetch; each hop is checked by the SSRF guard before connecting
+    max_redirects: int = 5
+    #: media types a page may have; anything else is refused without reading the body
+    page_content_types: list[str] = ["text/html", "application/xhtml+xml", "text/plain"]
+    #: media types a feed may have (servers label feeds loosely, hence text/html and text/plain)
+    feed_content_types: list[str] = [
+        "application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/xml", "text/xml",
+        "application/feed+json", "application/json", "text/html", "text/plain", "application/octet-stream",
+    ]
+    user_agent: str = "Storyline/0.1 (news ingest; +https://example.invalid/storyline)"
+    #: let fetches reach loopback, private, link-local and other non-public addresses. Off in
+    #: production: on, any submitted URL could probe the internal network or cloud metadata
+    allow_private_networks: bool = False
+    #: non-public addresses allowed all the same, as "ip" or "ip:port" (e.g. an internal CMS)
+    allowed_private_addresses: list[str] = []
+    #: when set, only these host names (or IPs) are fetched at all; checked before any DNS lookup
+    allowed_hosts: list[str] | None = None
+    #: honour robots.txt for pages (feeds are subscribed to by an operator, as in feed readers)
+    respect_robots: bool = True
+    #: how long a host's robots.txt is cached in Redis, in seconds
+    robots_ttl_seconds: int = 6 * 3600
+    #: simultaneous fetches per host, across all workers
+    per_host_concurrency: int = 2
+    #: least time between two fetches starting on one host, across all workers, in seconds
+    per_host_delay_seconds: float = 1.0
+    #: longest a fetch waits for a host slot before its task is put back with a countdown, in seconds
+    host_wait_seconds: float = 10.0
+    #: how long a fetched page's validators (ETag, Last-Modified) are kept for re-fetches, in seconds
+    validators_ttl_seconds: int = 30 * 24 * 3600
+
+
+class FeedSettings(BaseModel):
+    """Feed polling."""
+
+    #: default polling interval, in seconds
+    default_every_seconds: int = 600
+    #: shortest interval accepted, in seconds
+    min_every_seconds: int = 60
+    #: longest back-off after repeated failures, in seconds (a day)
+    max_backoff_seconds: int = 24 * 3600
+    #: entries taken from one poll (a huge feed is truncated here)
+    max_entries: int = 500
+    #: an entry whose own content has at least this many words is ingested from the feed, not fetched
+    full_content_min_words: int = 150
+    #: how long seen entry guids and links are remembered, in seconds (30 days, the dedup window)
+    seen_ttl_seconds: int = 30 * 24 * 3600
+
+
+class RequestSettings(BaseModel):
+    """The ingest request stream."""
+
+    #: consumer group reading <prefix>:requests
+    group: str = "storyline-requests"
+    #: attempts per request before it is dead-lettered and acked
+    max_attempts: int = 5
+    #: a request pending this long on a consumer is taken over by another, in milliseconds
+    claim_idle_ms: int = 60_000
+    #: requests read per call
+    batch: int = 50
+    #: how long one read waits for new requests, in milliseconds
+    block_ms: int = 5000
+
+
 class Settings(BaseSettings):
     """All of Storyline's settings. Environment variables: STORYLINE_<NAME>, nested with __,
     e.g. STORYLINE_DEDUP__JACCARD_THRESHOLD=0.8. REDIS_URL is read without the prefix too."""
@@ -90,6 +164,9 @@ class Settings(BaseSettings):
     dedup: DedupSettings = DedupSettings()
     threads: ThreadSettings = ThreadSettings()
     streams: StreamSettings = StreamSettings()
+    fetch: FetchSettings = FetchSettings()
+    feeds: FeedSettings = FeedSettings()
+    requests: RequestSettings = RequestSettings()
     #: longest a single task may run, in seconds; the broker's visibility timeout sits above it
     task_time_limit: int = 300
     #: seconds before the broker hands an unacknowledged task (its worker died) to another

@@ -116,3 +116,8 @@ def _ingest(self: Task, message: dict[str, Any]) -> dict[str, Any]:
         bound.info(outcome.status, article_id=outcome.article_id, duplicate_of=outcome.duplicate_of,
                    thread_id=outcome.thread_id, **{f"ms_{k}": round(v, 2) for k, v in outcome.timings_ms.items()})
     return {"doc_id": outcome.doc_id, "status": outcome.status}
+
+
+# the sources stage's tasks (poll a feed, fetch a URL) register on import; kept last because
+# they use the helpers above
+import worker.sources.tasks  # noqa: E402,F401

@@ -113,6 +113,54 @@ class Keys:
     def run(self, run_id: str) -> str:
         return f"{self.prefix}:run:{run_id}"
 
+    # -- sources: feeds, fetching, requests ------------------------------------------------
+    @property
+    def feeds(self) -> str:
+        """Set of the ids of subscribed feeds."""
+        return f"{self.prefix}:src:feeds"
+
+    def feed(self, feed_id: str) -> str:
+        """Hash of one feed's state: url, interval, validators, last poll, status, errors, back-off."""
+        return f"{self.prefix}:src:feed:{feed_id}"
+
+    def feed_lock(self, feed_id: str) -> str:
+        """Held while a feed is polled, so two workers never poll it at once."""
+        return f"{self.prefix}:src:feed:{feed_id}:lock"
+
+    def seen_entry(self, entry_hash: str) -> str:
+        """Marks a feed entry (by guid or normalised link) as already taken."""
+        return f"{self.prefix}:src:seen:{entry_hash}"
+
+    def page_validators(self, url_hash: str) -> str:
+        """ETag and Last-Modified of a fetched page, for conditional re-fetches."""
+        return f"{self.prefix}:src:val:{url_hash}"
+
+    def robots(self, origin: str) -> str:
+        """Cached robots.txt of one origin (scheme://host:port)."""
+        return f"{self.prefix}:src:robots:{origin}"
+
+    def host_slots(self, host: str) -> str:
+        """Sorted set of fetch leases on a host, scored by expiry (ms): per-host concurrency."""
+        return f"{self.prefix}:src:host:{host}:slots"
+
+    def host_next(self, host: str) -> str:
+        """Earliest time (ms) the next fetch may start on a host: per-host delay."""
+        return f"{self.prefix}:src:host:{host}:next"
+
+    def fetch_attempts(self, doc_id: str) -> str:
+        """Fetch attempts of one URL input (separate from its ingest attempts)."""
+        return f"{self.prefix}:src:fatt:{doc_id}"
+
+    @property
+    def request_attempts(self) -> str:
+        """Hash request entry id -> processing attempts, for dead-lettering poison requests."""
+        return f"{self.prefix}:src:ratt"
+
+    @property
+    def redbeat_prefix(self) -> str:
+        """Key prefix of celery-redbeat: entries are this + name, plus ``:schedule`` and ``:lock``."""
+        return f"{self.prefix}:redbeat:"
+
     def pattern(self) -> str:
         """Glob matching every key under this prefix (for tests and reset)."""
         return f"{self.prefix}:*"

@@ -1,0 +1,242 @@
+"""The only network code: fetch one URL over an ``httpx.Client``, safely and within limits.
+
+``fetch`` follows redirects itself (the client never does) so that every hop is checked by the
+SSRF guard before connecting and counted against ``max_redirects``. The body is streamed and
+decompressed here, counting decompressed bytes, so neither a huge page nor a gzip bomb is ever
+held in memory past ``max_body_bytes``. Errors are translated at this boundary: timeouts, 429
+and 5xx become TransientError (retried); everything a retry cannot fix becomes FetchRefused or
+TooLarge (dead-lettered).
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from dataclasses import dataclass, field
+from typing import Literal
+
+import httpcore
+import httpx
+
+from worker.errors import FetchRefused, FetchTimeout, TooLarge, TransientError
+from worker.settings import FetchSettings
+from worker.sources.guard import AddressPolicy, GuardedBackend
+
+Kind = Literal["page", "feed", "robots"]
+
+_REDIRECTS = (301, 302, 303, 307, 308)
+#: bytes read from the socket per step; bounds how far past the limit one step can go
+_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """A fetched URL. ``status`` is 200 (or another 2xx) with a body, or 304 with none."""
+
+    url: str
+    status: int
+    body: bytes = b""
+    content_type: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    redirects: list[str] = field(default_factory=list)
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+def policy_for(settings: FetchSettings) -> AddressPolicy:
+    return AddressPolicy(settings.allow_private_networks, settings.allowed_private_addresses)
+
+
+class GuardedTransport(httpx.HTTPTransport):
+    """httpx's transport with a connection pool that dials only addresses the policy accepts.
+    httpx has no public hook for the network backend, so the pool is rebuilt here with
+    httpcore's public constructor (the one attribute replaced is HTTPTransport's ``_pool``)."""
+
+    def __init__(self, policy: AddressPolicy, limits: httpx.Limits = httpx.Limits(max_connections=50)) -> None:
+        super().__init__(trust_env=False, limits=limits)
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=GuardedBackend(policy),
+        )
+
+
+def build_client(settings: FetchSettings) -> httpx.Client:
+    """The client every fetch uses: guarded transport, our timeouts, no proxies from the
+    environment (a proxy would dial for us, past the guard), redirects left to ``fetch``."""
+    return httpx.Client(
+        transport=GuardedTransport(policy_for(settings)),
+        timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
+        follow_redirects=False,
+        trust_env=False,
+        headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"},
+    )
+
+
+def media_type(content_type: str | None) -> str:
+    """'text/html; charset=utf-8' -> 'text/html'."""
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def check_target(url: httpx.URL, settings: FetchSettings, policy: AddressPolicy) -> None:
+    """Refuse a URL before any connection: scheme, host allow-list, then the SSRF guard on
+    every address the host resolves to."""
+    if url.scheme not in ("http", "https"):
+        raise FetchRefused(f"only http and https URLs are fetched, not {url.scheme or 'a relative URL'!r}: {url}")
+    host = url.host
+    if not host:
+        raise FetchRefused(f"no host in {url}")
+    if settings.allowed_hosts is not None and host.lower() not in {h.lower() for h in settings.allowed_hosts}:
+        raise FetchRefused(f"host {host} is not in STORYLINE_FETCH__ALLOWED_HOSTS")
+    port = url.port or (443 if url.scheme == "https" else 80)
+    policy.resolve_and_check(host, port)
+
+
+class _BoundedDecoder:
+    """Content-Encoding decoding that never produces more than ``limit`` bytes. httpx's own
+    decoders inflate each network chunk without an output bound (one 64 KiB chunk of a gzip
+    bomb can become 64 MiB), hence this hand-written one using zlib's ``max_length``."""
+
+    def __init__(self, encoding: str, limit: int) -> None:
+        self.limit = limit
+        self.produced = 0
+        enc = encoding.strip().lower()
+        if enc in ("", "identity"):
+            self._z = None
+        elif enc in ("gzip", "x-gzip"):
+            self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif enc == "deflate":
+            self._z = zlib.decompressobj(32 + zlib.MAX_WBITS)  # zlib- or gzip-wrapped, auto-detected
+        else:
+            raise FetchRefused(f"unsupported Content-Encoding {encoding!r} (only gzip and deflate are accepted)")
+
+    def feed(self, chunk: bytes) -> bytes:
+        if self._z is None:
+            self._count(len(chunk))
+            return chunk
+        out: list[bytes] = []
+        data = chunk
+        try:
+            while data:
+                # at most one byte past the limit, which is enough to know it was passed
+                part = self._z.decompress(data, self.limit - self.produced + 1)
+                self._count(len(part))
+                out.append(part)
+                data = self._z.unconsumed_tail
+        except zlib.error as exc:
+            raise FetchRefused(f"the body does not decompress: {exc}") from exc
+        return b"".join(out)
+
+    def _count(self, n: int) -> None:
+        self.produced += n
+        if self.produced > self.limit:
+            raise TooLarge(f"the body is over the {self.limit:,}-byte limit after decompression "
+                           "(STORYLINE_FETCH__MAX_BODY_BYTES); a larger page or a decompression bomb")
+
+
+def _accepted(kind: Kind, media: str, allowed: list[str]) -> bool:
+    """Whether a response of this media type is read. Feeds are labelled loosely in the wild
+    (text/rss+xml, application/xml-dtd ...), so for a feed any XML or JSON type is accepted too."""
+    if media in allowed:
+        return True
+    return kind == "feed" and (media.endswith(("xml", "json")) or "+xml" in media or "xml-" in media)
+
+
+def _read_body(response: httpx.Response, limit: int, deadline: float) -> bytes:
+    decoder = _BoundedDecoder(response.headers.get("content-encoding", ""), limit)
+    parts: list[bytes] = []
+    for chunk in response.iter_raw(_CHUNK):
+        parts.append(decoder.feed(chunk))
+        if time.monotonic() > deadline:
+            raise FetchTimeout("the response took longer than STORYLINE_FETCH__TOTAL_TIMEOUT to arrive")
+    return b"".join(parts)
+
+
+def fetch(
+    client: httpx.Client,
+    url: str,
+    settings: FetchSettings,
+    *,
+    kind: Kind = "page",
+    etag: str | None = None,
+    last_modified: str | None = None,
+    policy: AddressPolicy | None = None,
+) -> FetchResult:
+    """GET ``url`` following up to ``max_redirects`` redirects, each hop checked before
+    connecting. With ``etag``/``last_modified`` the request is conditional and a 304 comes
+    back as ``FetchResult(status=304)``."""
+    policy = policy or policy_for(settings)
+    allowed_types = {
+        "page": settings.page_content_types,
+        "feed": settings.feed_content_types,
+        "robots": None,  # robots.txt is parsed whatever its label; junk simply holds no rules
+    }[kind]
+    deadline = time.monotonic() + settings.total_timeout
+    timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)
+    headers: dict[str, str] = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    try:
+        current = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise FetchRefused(f"not a valid URL: {url!r} ({exc})") from exc
+    hops: list[str] = []
+    while True:
+        check_target(current, settings, policy)
+        request = client.build_request("GET", current, headers=headers, timeout=timeout)
+        try:
+            response = client.send(request, stream=True)
+        except httpx.TimeoutException as exc:
+            raise FetchTimeout(f"timed out fetching {current}: {type(exc).__name__}") from exc
+        except httpx.TransportError as exc:
+            raise TransientError(f"cannot fetch {current}: {type(exc).__name__}: {exc}") from exc
+        try:
+            status = response.status_code
+            if status in _REDIRECTS:
+                location = response.headers.get("location")
+                if not location:
+                    raise FetchRefused(f"HTTP {status} redirect without a Location header from {current}")
+                if len(hops) >= settings.max_redirects:
+                    raise FetchRefused(f"more than {settings.max_redirects} redirects (STORYLINE_FETCH__MAX_REDIRECTS), "
+                                       f"last to {location}")
+                hops.append(str(current))
+                try:
+                    current = current.join(location)
+                except httpx.InvalidURL as exc:
+                    raise FetchRefused(f"invalid redirect Location {location!r}") from exc
+                continue
+            validators = {"etag": response.headers.get("etag"), "last_modified": response.headers.get("last-modified")}
+            if status == 304:
+                return FetchResult(str(current), 304, redirects=hops, **validators)
+            if status == 429 or status >= 500:
+                raise TransientError(f"HTTP {status} from {current}"
+                                     + (f" (Retry-After: {response.headers['retry-after']})"
+                                        if "retry-after" in response.headers else ""))
+            if not 200 <= status < 300:
+                refused = FetchRefused(f"HTTP {status} from {current}")
+                refused.http_status = status  # type: ignore[attr-defined]
+                raise refused
+            content_type = response.headers.get("content-type")
+            if allowed_types is not None and content_type and not _accepted(kind, media_type(content_type), allowed_types):
+                raise FetchRefused(f"content type {media_type(content_type)!r} is not accepted for a {kind} "
+                                   f"(accepted: {', '.join(allowed_types)})")
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and not response.headers.get("content-encoding") and int(declared) > settings.max_body_bytes:
+                raise TooLarge(f"Content-Length {int(declared):,} is over the {settings.max_body_bytes:,}-byte limit "
+                               "(STORYLINE_FETCH__MAX_BODY_BYTES)")
+            try:
+                body = _read_body(response, settings.max_body_bytes, deadline)
+            except httpx.TimeoutException as exc:
+                raise FetchTimeout(f"timed out reading {current}") from exc
+            except httpx.TransportError as exc:
+                raise TransientError(f"connection broke reading {current}: {exc}") from exc
+            return FetchResult(str(current), status, body, content_type, redirects=hops, **validators)
+        finally:
+            response.close()

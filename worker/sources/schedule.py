@@ -1,0 +1,49 @@
+"""The feed polling schedule, kept in Redis by celery-redbeat: one entry per feed, named
+``feed:<feed_id>``. Any number of ``storyline beat`` processes may run; redbeat's lock lets one
+of them send the polls, and another takes over when it dies."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import Celery
+from celery.schedules import schedule
+from redbeat import RedBeatSchedulerEntry
+from redbeat.schedulers import ensure_conf, get_redis
+
+from worker.sources.feeds import FeedState
+from worker.sources.tasks import POLL_TASK
+from worker.store.keys import Keys
+
+
+def entry_name(feed_id: str) -> str:
+    return f"feed:{feed_id}"
+
+
+def schedule_feed(app: Celery, keys: Keys, feed: FeedState) -> RedBeatSchedulerEntry:
+    """Create or replace the feed's beat entry (every ``feed.every_seconds``)."""
+    entry = RedBeatSchedulerEntry(
+        name=entry_name(feed.feed_id), task=POLL_TASK, schedule=schedule(timedelta(seconds=feed.every_seconds)),
+        args=[feed.feed_id], options={"queue": keys.queue}, app=app,
+    )
+    entry.save()
+    return entry
+
+
+def unschedule_feed(app: Celery, feed_id: str) -> bool:
+    ensure_conf(app)
+    try:
+        entry = RedBeatSchedulerEntry.from_key(RedBeatSchedulerEntry.generate_key(app, entry_name(feed_id)), app=app)
+    except KeyError:
+        return False
+    entry.delete()
+    return True
+
+
+def scheduled_feed_ids(app: Celery) -> set[str]:
+    """Feeds with an entry in the Redis schedule."""
+    ensure_conf(app)
+    prefix = app.redbeat_conf.key_prefix
+    members = get_redis(app).zrange(app.redbeat_conf.schedule_key, 0, -1)
+    names = [m.decode() if isinstance(m, bytes) else m for m in members]
+    return {n[len(prefix) + len("feed:"):] for n in names if n.startswith(prefix + "feed:")}
