@@ -94,15 +94,21 @@ def bcubed(pred: dict[str, str], gold: dict[str, str]) -> tuple[float, float, fl
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 
+#: clusters the baseline compares with: those active in the last 3 days (a story lasts days);
+#: without any window its best BCubed F1 on this set is 0.725
+BASELINE_WINDOW_SECONDS = 3 * 86400
+
+
 def baseline(articles: list[Article], threshold: float) -> dict[str, str]:
     """Plain single-pass TF-IDF clustering: IDF from the articles seen so far, each article joins
-    the cluster whose centroid is most cosine-similar if that reaches ``threshold``, else starts
-    one. No time, no names, no title weighting; every cluster is a candidate (exact dot products
-    through an inverted index of centroid terms, which only speeds the same sums up)."""
+    the cluster (active within the window) whose centroid is most cosine-similar if that reaches
+    ``threshold``, else starts one. No decay, stems, names or title weighting. Dot products go
+    through an inverted index of centroid terms, which only speeds the same sums up."""
     df: Counter[str] = Counter()
     n = 0
     sums: list[Counter[str]] = []  # per cluster: sum of member vectors
-    sizes: list[int] = []
+    norms: list[float] = []
+    last: list[float] = []
     postings: dict[str, set[int]] = defaultdict(set)
     pred = {}
     for a in articles:
@@ -113,18 +119,20 @@ def baseline(articles: list[Article], threshold: float) -> dict[str, str]:
         dots: Counter[int] = Counter()
         for t, w in vec.items():
             for c in postings.get(t, ()):
-                dots[c] += w * sums[c][t]
+                if a.when - last[c] <= BASELINE_WINDOW_SECONDS:
+                    dots[c] += w * sums[c][t]
         best, best_sim = None, 0.0
         for c, d in dots.items():
-            sim = d / (math.sqrt(sum(x * x for x in sums[c].values())) or 1.0)
-            if sim > best_sim:
-                best, best_sim = c, sim
+            if d / norms[c] > best_sim:
+                best, best_sim = c, d / norms[c]
         if best is None or best_sim < threshold:
             best = len(sums)
             sums.append(Counter())
-            sizes.append(0)
+            norms.append(1.0)
+            last.append(a.when)
         sums[best].update(vec)
-        sizes[best] += 1
+        norms[best] = math.sqrt(sum(x * x for x in sums[best].values()))
+        last[best] = max(last[best], a.when)
         for t in vec:
             postings[t].add(best)
         pred[a.article_id] = f"b{best}"
@@ -171,7 +179,7 @@ def quality(articles: list[Article], settings: ThreadSettings) -> None:
     print(f"{len(articles)} articles, {len(set(gold.values()))} stories, in date order\n")
     print(f"{'system':<28} {'clusters':>8} {'pw-P':>6} {'pw-R':>6} {'pw-F1':>6}   {'B3-P':>6} {'B3-R':>6} {'B3-F1':>6}")
     # the baseline at its best threshold on this very set (an oracle choice, to be fair to it)
-    runs = {t: baseline(articles, t) for t in (0.2, 0.25, 0.3, 0.35, 0.4, 0.5)}
+    runs = {t: baseline(articles, t) for t in (0.15, 0.2, 0.25, 0.3, 0.35)}
     best_t = max(runs, key=lambda t: bcubed(runs[t], gold)[2])
     print(_row(f"baseline TF-IDF (t={best_t})", runs[best_t], gold))
     stories, threads, ms = storyline(articles, settings)

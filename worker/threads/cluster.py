@@ -40,10 +40,22 @@ ENTITY_WEIGHT = 1.0
 _MAX_ENTITY_WORDS = 4
 #: lower-case words allowed inside a name ("Department of Justice", "Bank of England")
 _NAME_JOINERS = frozenset({"of", "de", "del", "la", "von", "van", "al", "bin"})
-#: a capitalised word at a sentence start is taken as a name only if its lower-case form is
-#: rarer than this in general text (1 in 100,000 words): "The", "After", "President" are not
-#: names there, "Pfizer", "Biden" and "Gaza" are.
-_COMMON_WORD_FREQ = 1e-5
+#: a capitalised word opening a sentence is a name only when the article also capitalises it
+#: mid-sentence, or when it is this rare in general text (1 in a million words)
+_RARE_WORD_FREQ = 1e-6
+#: dates are written capitalised but name no person, place or organisation, and two reports of
+#: different events on the same day share them (English only, like capitalisation rules)
+_NOT_NAMES = frozenset(
+    "monday tuesday wednesday thursday friday saturday sunday january february march april may "
+    "june july august september october november december".split()
+)
+#: titles written before a name ("Russian President Vladimir Putin", "Sen. Tim Scott"): the
+#: entity is the name after them, so reports that give or omit the title share it (English)
+_TITLES = frozenset(
+    "president vice prime minister secretary sen senator rep representative gov governor mayor "
+    "judge chief gen general adm dr mr mrs ms sir dame king queen prince princess pope speaker "
+    "leader chancellor ambassador attorney commissioner director spokesman spokeswoman former".split()
+)
 #: languages with a Snowball stemmer, by ISO 639-1 code (py3langid's codes); others are not stemmed
 _STEMMERS = {
     "ar": "arabic", "ca": "catalan", "cs": "czech", "da": "danish", "de": "german", "el": "greek",
@@ -81,18 +93,21 @@ class Token:
     lower: str
     capitalised: bool
     sentence_start: bool
+    joined: bool  # only spaces since the previous token: no comma, dash or line break between
 
 
 def tokens(text: str) -> list[Token]:
     """Word tokens with their case and whether they open a sentence (or a line)."""
     out = []
     sentence_start = True
+    end = 0
     for m in _TOKEN.finditer(text):
         word = m.group(0).replace("’", "'").rstrip(".")
-        if word.endswith("'s"):
-            word = word[:-2]
+        joined = bool(out) and not text[end : m.start()].strip(" \t") and not out[-1].word.endswith("'")
+        if word.endswith("'s") or word.endswith("'"):
+            word = word[:-2] if word.endswith("'s") else word[:-1]
         if word:
-            out.append(Token(word, word.lower(), word[0].isupper(), sentence_start))
+            out.append(Token(word, word.lower(), word[0].isupper(), sentence_start, joined))
         end = m.end()
         tail = text[end : end + 2]
         sentence_start = m.group(0).endswith(".") or (bool(tail) and tail[0] in ".!?:\n\"“")
@@ -112,7 +127,8 @@ def entities(toks: list[Token], language: str) -> list[tuple[str, str]]:
     their weights are unofficial re-uploads of spaCy's (and spaCy costs milliseconds an article),
     while in edited English news, where sentence case is the rule, a run of capitalised words
     that does not merely open a sentence is a name of a person, place or organisation with high
-    precision; the sentence-initial ambiguity is settled by word frequency (``_COMMON_WORD_FREQ``).
+    precision; a sentence's first word is a name when the article capitalises it elsewhere too
+    or when it is rare (``_RARE_WORD_FREQ``).
     What the heuristic misses (lower-case names, type labels) the clustering does not need.
     """
     out: list[tuple[str, str]] = []  # (lower-cased key, as written)
@@ -121,18 +137,28 @@ def entities(toks: list[Token], language: str) -> list[tuple[str, str]]:
     def flush() -> None:
         while run and run[-1].lower in _NAME_JOINERS:
             run.pop()
+        last_title = max((i for i, t in enumerate(run) if t.lower in _TITLES), default=-1)
+        if 0 <= last_title < len(run) - 1:
+            del run[: last_title + 1]
+            if len(run) > 2 and run[0].lower in _NAME_JOINERS and run[1].lower == "state":
+                del run[:2]  # "Secretary of State Marco Rubio"
+        while run and run[0].lower in _NAME_JOINERS:
+            del run[0]
         if run:
             words = run[:_MAX_ENTITY_WORDS]
             out.append((" ".join(t.lower for t in words), " ".join(t.word for t in words)))
         run.clear()
 
+    # words this text capitalises where case is informative: mid-sentence
+    mid_caps = {t.lower for t in toks if t.capitalised and not t.sentence_start}
     for t in toks:
-        if t.capitalised and len(t.word) > 1:
-            if t.sentence_start and word_frequency(t.lower, language or "en") > _COMMON_WORD_FREQ:
-                flush()  # "The", "After": an ordinary word opening the sentence
-                continue
+        if not t.joined:
+            flush()
+        if t.capitalised and len(t.word) > 1 and t.lower not in _NOT_NAMES:
             if t.sentence_start:
                 flush()
+                if t.lower not in mid_caps and word_frequency(t.lower, language or "en") > _RARE_WORD_FREQ:
+                    continue  # "The", "After", "Recognizing": an ordinary word opening the sentence
             run.append(t)
         elif run and t.lower in _NAME_JOINERS:
             run.append(t)

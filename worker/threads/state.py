@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import time
+from importlib import resources
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -30,6 +31,9 @@ from worker.threads.cluster import (
     features, key_terms, merge, strongest, thread_label, vectorise,
 )
 from worker.threads.watched import WatchedThread, load_watched
+
+_INDEX_SCRIPT = resources.files("worker.threads").joinpath("lua/index_cluster.lua").read_text()
+_COUNT_SCRIPT = resources.files("worker.threads").joinpath("lua/count_features.lua").read_text()
 
 #: features of an article used to look up candidate clusters in the inverted index
 _LOOKUP_TERMS = 12
@@ -101,6 +105,8 @@ class ThreadState:
         self._r = client
         self._k = keys
         self._s = settings
+        self._index_script = client.register_script(_INDEX_SCRIPT)
+        self._count_script = client.register_script(_COUNT_SCRIPT)
         self._watched: dict[str, WatchedThread] = {w.thread_id: w for w in load_watched(settings.watched_path)}
         self._definitions = [
             (w.thread_id, definition_vector(w.name, w.description, w.key_terms, "en", settings.centroid_terms), w.key_terms)
@@ -178,9 +184,7 @@ class ThreadState:
             ex=s.ttl_seconds,
         )
         # learn document frequencies after deciding, so an article does not vote for itself
-        for f in feats.counts:
-            pipe.hincrby(self._k.df, f, 1)
-        pipe.incr(self._k.df_total)
+        self._count_script(keys=[self._k.df, self._k.df_total], args=list(feats.counts), client=pipe)
         pipe.execute()
         return Assignment(story, thread)
 
@@ -189,7 +193,7 @@ class ThreadState:
     def _load(self, level: str, cid: str) -> _Stored | None:
         return _decode(cid, self._r.hgetall(self._k.cluster(level, cid)))
 
-    def _candidates(self, level: str, vec: Vector) -> list[_Stored]:
+    def _candidates(self, level: str, vec: Vector) -> list[Cluster]:
         """Clusters indexed under the article's strongest features, most recently active first.
         At most _LOOKUP_TERMS x _PER_TERM ids and ``max_candidates`` clusters are read, however
         many clusters exist."""
@@ -203,16 +207,18 @@ class ThreadState:
         ids_list = list(ids)[: self._s.max_candidates]
         pipe = self._r.pipeline(transaction=False)
         for cid in ids_list:
-            pipe.hgetall(self._k.cluster(level, cid))
-        return [c for c in (_decode(cid, raw) for cid, raw in zip(ids_list, pipe.execute())) if c]
+            pipe.hmget(self._k.cluster(level, cid), "centroid", "size", "when")
+        out = []
+        for cid, (centroid, size, when) in zip(ids_list, pipe.execute()):
+            if centroid is not None:  # else expired since it was indexed
+                out.append(Cluster(cid, json.loads(centroid), int(size), float(when)))
+        return out
 
     def _decide(
         self, level: str, vec: Vector, when: float, threshold: float, half_life: float,
     ) -> tuple[_Stored | None, Choice]:
-        candidates = self._candidates(level, vec)
-        choice = choose(vec, (Cluster(c.cluster_id, c.centroid, c.size, c.when) for c in candidates),
-                        when, threshold, half_life)
-        chosen = next((c for c in candidates if c.cluster_id == choice.cluster_id), None)
+        choice = choose(vec, self._candidates(level, vec), when, threshold, half_life)
+        chosen = self._load(level, choice.cluster_id) if choice.cluster_id else None
         return chosen, choice
 
     # -- writing ------------------------------------------------------------------------------
@@ -253,13 +259,11 @@ class ThreadState:
         key = self._k.cluster(level, cid)
         # watched threads are found through their definitions, not through the index
         new_index = [] if watched else strongest(centroid, _INDEX_TERMS)
-        for f in set(indexed) - set(new_index):
-            pipe.zrem(self._k.cluster_index(level, f), cid)
-        for f in new_index:
-            ix = self._k.cluster_index(level, f)
-            pipe.zadd(ix, {cid: last})
-            pipe.zremrangebyrank(ix, 0, -(_INDEX_KEEP + 1))
-            pipe.expire(ix, self._s.ttl_seconds)
+        dropped = sorted(set(indexed) - set(new_index))
+        self._index_script(
+            keys=[self._k.cluster_index(level, f) for f in new_index + dropped],
+            args=[cid, last, len(new_index), _INDEX_KEEP, self._s.ttl_seconds], client=pipe,
+        )
         fields["indexed"] = json.dumps(new_index)
         pipe.hset(key, mapping=fields)
         pipe.expire(key, self._s.ttl_seconds)
