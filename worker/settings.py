@@ -49,8 +49,8 @@ class ThreadSettings(BaseModel):
 
     #: time-decayed cosine similarity to a story centroid needed to join that story. Story-mates'
     #: leads share fewer words than one expects (median 0.41 on AllSides); swept 0.15-0.40 with
-    #: bench/threads.py, 0.20 is the best balance of BCubed precision and recall
-    story_threshold: float = 0.20
+    #: bench/threads.py, 0.18 is the best balance of BCubed precision and recall
+    story_threshold: float = 0.18
     #: cosine similarity to a thread centroid needed to join that thread
     thread_threshold: float = 0.12
     #: half-life of a story's pull, in hours, counted from the story's mean date: an event is

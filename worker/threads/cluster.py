@@ -27,15 +27,18 @@ import Stemmer
 from wordfreq import word_frequency
 
 _TOKEN = re.compile(r"[^\W\d_][\w'’.-]*[^\W_]|[^\W\d_]", re.UNICODE)
-#: pseudo-documents the wordfreq prior counts for; the online counts take over past this many
-_PRIOR_DOCS = 2000
+#: pseudo-documents the wordfreq prior counts for; the online counts take over past this many.
+#: A few hundred articles already tell what is common in this stream ("biden" in 2021 US news)
+#: better than general language does: 2000 -> 500 took AllSides BCubed F1 from 0.920 to 0.924
+_PRIOR_DOCS = 500
 #: tokens in a typical article; turns a word's corpus frequency into a document frequency
 _TOKENS_PER_DOC = 400
 #: weight of a title word against a body word: the headline states the event
 _TITLE_BOOST = 2.0
 #: weight of an entity feature against a term feature. An entity repeats its words as terms
-#: too, so a shared name counts about (1 + this) times an ordinary shared word.
-ENTITY_WEIGHT = 1.0
+#: too, so a shared name counts about (1 + this) times an ordinary shared word. On AllSides
+#: 0.5 beat 0, 1 and 2 by 0.002-0.02 BCubed F1 (at 2 the names of the day's other stories pull)
+ENTITY_WEIGHT = 0.5
 #: longest entity, in words ("Department of Homeland Security")
 _MAX_ENTITY_WORDS = 4
 #: lower-case words allowed inside a name ("Department of Justice", "Bank of England")
