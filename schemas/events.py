@@ -65,7 +65,7 @@ class ThreadEvent(Event):
 
     kind: Literal["thread.created", "thread.updated"]
     thread_id: str
-    label: str = Field(description="Representative headline of the thread.")
+    label: str = Field(description="Representative headline of the thread (the member headline closest to its centroid), then up to three key entities it lacks, after \" · \"; a watched thread's configured name.")
     key_terms: list[str] = Field(default_factory=list, description="Highest-weighted terms and entities.")
     size: int = Field(description="Articles in the thread so far.")
     first_seen: datetime

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from pathlib import Path
 
 from tests.conftest import seed_paths
 from worker.extract.text import clean_scrape
 from worker.settings import ThreadSettings
 from worker.threads.state import ThreadState
+
+EXAMPLE_WATCHED = Path(__file__).resolve().parents[2] / "worker" / "threads" / "watched.example.toml"
 
 UNRELATED = [
     ("Heatwave pushes Spanish power demand to record", "Electricity demand in Spain hit a record on Tuesday as a heatwave drove air-conditioning use, grid operator Red Electrica said, while solar output also peaked and wholesale prices climbed across the Iberian market during the afternoon hours."),
@@ -16,21 +20,92 @@ UNRELATED = [
 ]
 
 
-def test_seeds_share_one_thread_and_unrelated_articles_get_their_own(client, keys):
+def _seeds():
+    return [clean_scrape(p.read_text()) for p in seed_paths()]
+
+
+def test_seeds_share_one_thread_000_and_002_one_story_and_unrelated_articles_get_their_own(client, keys):
+    state = ThreadState(client, keys, ThreadSettings())
+    now = time.time()  # a replay dates undated scrapes by their ingestion: seconds apart
+    got = [state.assign(f"s{i}", a.title, a.text, "en", now + i) for i, a in enumerate(_seeds())]
+    assert got[0].story.cluster_id == got[2].story.cluster_id
+    threads = {g.thread.cluster_id for g in got}
+    assert len(threads) == 1
+    assert [g.thread.created for g in got] == [True, False, False, False, False]
+    assert got[-1].thread.size == 5
+    others = [state.assign(f"u{i}", t, b, "en", now + 10 + i) for i, (t, b) in enumerate(UNRELATED)]
+    other_threads = [o.thread.cluster_id for o in others]
+    assert len(set(other_threads)) == 3 and not set(other_threads) & threads
+    assert all(o.thread.created and o.thread.size == 1 for o in others)
+
+
+def test_stories_a_week_apart_are_two_stories_of_one_thread(client, keys):
+    state = ThreadState(client, keys, ThreadSettings())
+    a = _seeds()[0]
+    week = 7 * 24 * 3600.0
+    first = state.assign("a", a.title, a.text, "en", 1_700_000_000.0)
+    later = state.assign("b", a.title, a.text + " Talks resumed.", "en", 1_700_000_000.0 + week)
+    assert first.story.cluster_id != later.story.cluster_id
+    assert first.thread.cluster_id == later.thread.cluster_id
+
+
+def test_thread_label_is_a_member_headline_with_key_entities(client, keys):
     state = ThreadState(client, keys, ThreadSettings())
     now = time.time()
-    seeds = [clean_scrape(p.read_text()) for p in seed_paths()]
-    threads = {state.assign(f"s{i}", a.title, a.text, "en", now + i).thread.cluster_id for i, a in enumerate(seeds)}
-    assert len(threads) == 1
-    others = [state.assign(f"u{i}", t, b, "en", now + 10 + i).thread.cluster_id for i, (t, b) in enumerate(UNRELATED)]
-    assert len(set(others)) == 3 and not set(others) & threads
+    seeds = _seeds()
+    last = None
+    for i, a in enumerate(seeds):
+        last = state.assign(f"s{i}", a.title, a.text, "en", now + i)
+    headline, _, names = last.thread.label.partition(" · ")
+    assert headline in {a.title for a in seeds}
+    assert names and any(n in names for n in ("Putin", "Zelensky", "Zelenskiy", "Crimea", "Kyiv"))
+    assert last.thread.key_terms and all(t == t.strip() and t for t in last.thread.key_terms)
+    rows = state.list_clusters("thread")
+    assert rows[0]["label"] == last.thread.label and rows[0]["size"] == 5
+
+
+def test_watched_thread_takes_matching_articles_and_others_are_discovered(client, keys):
+    state = ThreadState(client, keys, ThreadSettings(watched_path=str(EXAMPLE_WATCHED)))
+    assert [w.name for w in state.watched][0] == "Russia-Ukraine peace talks"
+    now = time.time()
+    got = [state.assign(f"s{i}", a.title, a.text, "en", now + i) for i, a in enumerate(_seeds())]
+    assert {g.thread.cluster_id for g in got} == {"w_russia-ukraine-peace-talks"}
+    assert got[0].thread.created and got[0].thread.label == "Russia-Ukraine peace talks"
+    others = [state.assign(f"u{i}", t, b, "en", now + 10 + i) for i, (t, b) in enumerate(UNRELATED)]
+    assert all(not o.thread.cluster_id.startswith("w_") for o in others)
+    assert len({o.thread.cluster_id for o in others}) == 3
 
 
 def test_assignment_is_idempotent_and_listed(client, keys):
     state = ThreadState(client, keys, ThreadSettings())
-    a = clean_scrape(seed_paths()[0].read_text())
+    a = _seeds()[0]
     first = state.assign("x1", a.title, a.text, "en", time.time())
     again = state.assign("x1", a.title, a.text, "en", time.time())
     assert first == again
     rows = state.list_clusters("thread")
     assert [r["id"] for r in rows] == [first.thread.cluster_id] and rows[0]["size"] == 1
+
+
+def test_concurrent_workers_put_two_reports_of_one_event_in_one_story(client, keys, redis_url):
+    """Two workers (own clients) assign both reports of an event at once: the lock must stop
+    each from starting a story of its own."""
+    import redis
+
+    seeds = _seeds()
+    a, b = seeds[0], seeds[2]
+    for round_ in range(3):
+        results: dict[str, object] = {}
+        barrier = threading.Barrier(2)
+
+        def work(name, article):
+            state = ThreadState(redis.Redis.from_url(redis_url), keys, ThreadSettings())
+            barrier.wait()
+            results[name] = state.assign(f"{name}{round_}", article.title, article.text, "en", 1_700_000_000.0 + round_ * 1e7)
+
+        workers = [threading.Thread(target=work, args=(n, art)) for n, art in (("a", a), ("b", b))]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        assert results["a"].story.cluster_id == results["b"].story.cluster_id
+        assert sorted([results["a"].story.created, results["b"].story.created]) == [False, True]
