@@ -28,7 +28,7 @@ from worker.settings import ThreadSettings
 from worker.store.keys import Keys
 from worker.threads.cluster import (
     Choice, Cluster, Features, Vector, best_watched, choose, cluster_time, cosine, definition_vector,
-    features, key_terms, merge, strongest, thread_label, vectorise,
+    features, key_terms, lead, merge, strongest, thread_label, vectorise,
 )
 from worker.threads.watched import WatchedThread, load_watched
 
@@ -119,7 +119,7 @@ class ThreadState:
 
     def vector(self, title: str | None, text: str, language: str | None) -> tuple[Vector, Features]:
         """TF-IDF vector of an article under the document frequencies learned so far."""
-        feats = features(title, text, language)
+        feats = features(title, lead(text), language)
         names = list(feats.counts)
         pipe = self._r.pipeline(transaction=False)
         pipe.hmget(self._k.df, names)
