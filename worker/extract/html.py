@@ -4,6 +4,7 @@ checked against readability-lxml as a second opinion (see ``second_opinion``).""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Collection, Sequence
 
 import lxml.html
 import trafilatura
@@ -65,14 +66,20 @@ def _normalise_url(url: str | None) -> str | None:
         return url
 
 
-def extract_html(html: str, *, url: str | None = None) -> ExtractedArticle | None:
+def extract_html(
+    html: str,
+    *,
+    url: str | None = None,
+    learned_chrome: Callable[[Sequence[str]], Collection[str]] | None = None,
+) -> ExtractedArticle | None:
     """Main text and metadata of an HTML page, or None when neither extractor finds an article.
 
     trafilatura runs without its internal fallbacks (``fast``): readability-lxml is asked
     for a second opinion here instead, and ``choose_body`` keeps readability's text only when
     the comparison shows trafilatura's is bloated or truncated. The publication date comes
     from htmldate through trafilatura, from the page's metadata and markup, never from a date
-    merely mentioned in the body (extensive search off).
+    merely mentioned in the body (extensive search off). ``learned_chrome``, when given, names
+    the body paragraphs that recur across the site's pages (chrome.py); they are dropped.
     """
     doc = trafilatura.bare_extraction(
         html,
@@ -90,6 +97,9 @@ def extract_html(html: str, *, url: str | None = None) -> ExtractedArticle | Non
     choice = choose_body(main_text, second)
     title = (doc.title if doc else None) or None
     paragraphs = drop_chrome_lines(choice.text.split("\n"), title=title)
+    if learned_chrome and paragraphs:
+        learned = set(learned_chrome(paragraphs))
+        paragraphs = [p for p in paragraphs if p not in learned]
     if not paragraphs:
         return None
     authors = [a.strip() for a in re.split(r";|,(?![^()]*\))", (doc.author if doc else None) or "") if a.strip()]

@@ -75,8 +75,8 @@ def _looks_like_headline(line: str) -> bool:
     return line[0].isupper() or line[0].isdigit() or line[0] in "‘“'\""
 
 
-def _paragraphs(text: str) -> list[str]:
-    """Non-empty lines, stripped, with runs of whitespace folded."""
+def scrape_lines(text: str) -> list[str]:
+    """Non-empty lines, stripped, with runs of whitespace folded (as the cleaner sees them)."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ")
     return [re.sub(r"[ \t]+", " ", ln).strip() for ln in text.split("\n") if ln.strip()]
 
@@ -118,7 +118,7 @@ def clean_scrape(text: str, *, extra_chrome: Iterable[str] = ()) -> ExtractedArt
     """Clean a plain-text page scrape. ``extra_chrome`` holds lines known to be chrome for
     this site (learned from the stream); they are dropped wherever they stand."""
     chrome = frozenset(extra_chrome)
-    lines = _paragraphs(text)
+    lines = scrape_lines(text)
     head = _find_headline(lines, chrome)
     title = lines[head] if head is not None else None
     start = head + 1 if head is not None else 0
