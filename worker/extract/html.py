@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection, Sequence
+from urllib.parse import urlsplit
 
 import lxml.html
 import trafilatura
@@ -15,6 +16,7 @@ from trafilatura.settings import use_config
 
 from worker.extract.model import ExtractedArticle
 from worker.extract.second_opinion import choose_body, drop_chrome_lines
+from worker.extract.text import is_person_name
 
 # Built once: trafilatura's default config reads a file each time it is built.
 _CONFIG = use_config()
@@ -58,12 +60,15 @@ def _readability_paragraphs(html: str) -> list[str]:
 
 
 def _normalise_url(url: str | None) -> str | None:
+    """Canonical form (courlan: lower-cased host, tracking parameters such as utm_* dropped,
+    query sorted), without the fragment, which never names another article."""
     if not url:
         return None
     try:
-        return normalize_url(url)
+        url = normalize_url(url)
     except ValueError:
-        return url
+        pass
+    return urlsplit(url)._replace(fragment="").geturl()
 
 
 def extract_html(
@@ -102,7 +107,8 @@ def extract_html(
         paragraphs = [p for p in paragraphs if p not in learned]
     if not paragraphs:
         return None
-    authors = [a.strip() for a in re.split(r";|,(?![^()]*\))", (doc.author if doc else None) or "") if a.strip()]
+    authors = [a.strip() for a in re.split(r";|,(?![^()]*\))", (doc.author if doc else None) or "")
+               if is_person_name(a.strip())]
     return ExtractedArticle(
         text="\n\n".join(paragraphs),
         title=title,

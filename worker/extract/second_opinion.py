@@ -99,12 +99,22 @@ def _norm(text: str) -> str:
     return " ".join(_TOKEN.findall(text.lower()))
 
 
+#: paragraphs at the top of a body searched for the repeated headline
+_HEADLINE_WINDOW = 3
+#: longest paragraph (in words) above the repeated headline that is dropped with it: a
+#: section label or kicker ("World", "Analysis"), never a body paragraph
+_KICKER_WORDS = 4
+
+
 def drop_chrome_lines(paragraphs: Sequence[str], *, title: str | None) -> list[str]:
-    """Remove the headline repeated at the top of the body and teaser/call-to-action lines.
-    The body of an article never starts by repeating its own headline; readability keeps
-    the page's <h1>, trafilatura sometimes does."""
+    """Remove the headline repeated at the top of the body (with a section label above it)
+    and teaser/call-to-action lines. The body of an article never starts by repeating its own
+    headline; readability keeps the page's <h1>, trafilatura sometimes does."""
     kept = [p for p in paragraphs if p.strip()]
     wanted = _norm(title or "")
-    while wanted and kept and _norm(kept[0]) == wanted:
-        kept.pop(0)
+    if wanted:
+        for i, p in enumerate(kept[:_HEADLINE_WINDOW]):
+            if _norm(p) == wanted and all(len(q.split()) <= _KICKER_WORDS for q in kept[:i]):
+                kept = kept[i + 1 :]
+                break
     return [p for p in kept if not _TEASER_LINE.match(p.strip())]
