@@ -45,9 +45,13 @@ def site_of(url: str | None) -> str | None:
     if not url:
         return None
     try:
-        return extract_domain(url) or urlsplit(url).hostname
+        domain = extract_domain(url)
+        host = urlsplit(url).hostname
     except ValueError:
         return None
+    # courlan knows public suffixes only; for other hosts (intranets, reserved test domains)
+    # the host without "www." is the site
+    return domain or (host.removeprefix("www.") if host else None)
 
 
 def chrome_lines(

@@ -205,7 +205,7 @@ def meridian_html(a: Article, url: str) -> str:
 <meta property="og:site_name" content="Meridian Wire">
 <meta name="date" content="{a.published}">
 {meta_authors}
-<link rel="canonical" href="{url.replace("https://", "HTTPS://WWW.").replace("meridianwire", "MeridianWire")}#top">
+<link rel="canonical" href="{url.replace("https://meridianwire", "HTTPS://MeridianWire")}#top">
 </head><body>
 <div class="masthead">MERIDIAN WIRE <a href="/search">Search</a> <a href="/sections">Sections</a> <span>Wed 25 Jun 2025 09:15 GMT</span></div>
 <div class="crumbs"><a href="/">Home</a> / <a href="/world">World</a> / <a href="/world/europe">Europe</a></div>
