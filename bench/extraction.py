@@ -106,10 +106,15 @@ def storyline_body(raw: bytes, url: str | None) -> str:
     return article.text
 
 
+#: which extractor's body Storyline kept, counted over the run (see second_opinion.py)
+BODY_SOURCES: Counter[str] = Counter()
+
+
 def storyline_html_body(raw: bytes, url: str | None) -> str:
     """Storyline's HTML extraction alone, without the pipeline's prose gate (which refuses
     pages that are tables or lists rather than prose)."""
     article = extract_html(raw.decode("utf-8"), url=url)
+    BODY_SOURCES[article.body_source if article else "none"] += 1
     return article.text if article else ""
 
 
@@ -148,7 +153,9 @@ def main() -> None:
     print(f"{'extractor':<16}{'F1':>8}{'precision':>11}{'recall':>9}{'median ms/page':>16}")
     for name in names:
         m = corpus_scores(scores[name])
-        print(f"{name:<16}{m['f1']:>8.3f}{m['precision']:>11.3f}{m['recall']:>9.3f}{statistics.median(times[name]):>16.1f}")
+        print(f"{name:<16}{m['f1']:>8.4f}{m['precision']:>11.4f}{m['recall']:>9.4f}{statistics.median(times[name]):>16.1f}")
+
+    print("storyline-html body kept from: " + ", ".join(f"{k} {v}" for k, v in BODY_SOURCES.most_common()))
 
     seed_ms = []
     seed_files = sorted(SEEDS.glob("*.txt"))

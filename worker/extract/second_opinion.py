@@ -13,8 +13,9 @@ either but, on its own, scores lower. Comparing the two texts tells which failur
 - otherwise keep trafilatura's (the better extractor when the two disagree on what the
   article is).
 
-The thresholds were chosen on the article-extraction benchmark as a whole (never per page)
-and hold in 2-fold cross-validation over its pages (see bench/extraction.py and the report).
+The thresholds were chosen on the article-extraction benchmark as a whole, never per page
+(bench/extraction.py). To check they are not fitted to its pages: split in two halves by
+page-id hash, thresholds chosen on one half raised F1 on the other by +0.010 and +0.012.
 """
 
 from __future__ import annotations
