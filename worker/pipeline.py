@@ -21,6 +21,7 @@ from worker.dedup.index import DedupIndex
 from worker.dedup.minhash import normalise, shingles, signature, text_hash
 from worker.errors import NoContent, PermanentError, StorylineError
 from worker.extract import ExtractedArticle, extract_document
+from worker.extract.chrome import SiteChrome, site_of
 from worker.publish.streams import Publisher, event_id
 from worker.settings import Settings
 from worker.store.keys import Keys
@@ -88,6 +89,7 @@ class Pipeline:
         self.dedup = DedupIndex(client, self.keys, settings.dedup)
         self.threads = ThreadState(client, self.keys, settings.threads)
         self.publisher = Publisher(client, self.keys, settings.streams)
+        self.site_chrome = SiteChrome(client, self.keys, settings.chrome)
 
     @contextmanager
     def _stage(self, name: str, timings: dict[str, float]) -> Iterator[None]:
@@ -107,9 +109,12 @@ class Pipeline:
         timings: dict[str, float] = {}
         limits = self.settings.limits
         with self._stage("extract", timings):
+            # chrome learned per site needs to know the site: from the input's URL when it has one
+            site = site_of(doc.url)
             article = extract_document(
                 doc.body, uri=doc.uri, url=doc.url, content_type=doc.content_type,
                 max_bytes=limits.max_bytes, min_words=limits.min_words, max_words=limits.max_words,
+                learned_chrome=(lambda lines: self.site_chrome.check_and_record(site, doc.doc_id, lines)) if site else None,
             )
         with self._stage("dedup", timings):
             norm = normalise(article.text)

@@ -74,6 +74,22 @@ class ThreadSettings(BaseModel):
     watched_threshold: float = 0.10
 
 
+class ChromeSettings(BaseModel):
+    """Site chrome learned from the stream (worker/extract/chrome.py)."""
+
+    #: pages of a site a line must be seen on before it counts as chrome, and pages of the
+    #: site needed before anything is learned (3: a line on two pages may be a quote reused)
+    min_pages: int = 3
+    #: share of the site's pages a line must be seen on: chrome is on most pages, while a
+    #: stock paragraph reused across one story's articles is on a minority of the site's
+    min_share: float = 0.5
+    #: distinct lines kept per site (the most frequent, then most recent); about 50 lines a
+    #: page, so this holds a few hundred pages of evidence
+    max_lines_per_site: int = 20_000
+    #: how long a site's counts live after its last page, in seconds (30 days)
+    ttl_seconds: int = 30 * 24 * 3600
+
+
 class StreamSettings(BaseModel):
     """Output streams."""
 
@@ -176,6 +192,7 @@ class Settings(BaseSettings):
     fetch: FetchSettings = FetchSettings()
     feeds: FeedSettings = FeedSettings()
     requests: RequestSettings = RequestSettings()
+    chrome: ChromeSettings = ChromeSettings()
     #: longest a single task may run, in seconds; the broker's visibility timeout sits above it
     task_time_limit: int = 300
     #: seconds before the broker hands an unacknowledged task (its worker died) to another

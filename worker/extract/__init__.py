@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Collection, Sequence
 
 import py3langid
 
@@ -10,9 +11,12 @@ from worker.errors import NoContent, TooLarge
 from worker.extract.decode import decode_body
 from worker.extract.html import extract_html, looks_like_html
 from worker.extract.model import ExtractedArticle
-from worker.extract.text import clean_scrape
+from worker.extract.text import clean_scrape, scrape_lines
 
-__all__ = ["ExtractedArticle", "extract_document", "decode_body", "check_prose"]
+#: given a page's candidate lines, the ones learned as chrome for its site (see chrome.py)
+LearnedChrome = Callable[[Sequence[str]], Collection[str]]
+
+__all__ = ["ExtractedArticle", "LearnedChrome", "extract_document", "decode_body", "check_prose"]
 
 _WORD = re.compile(r"[^\W\d_]{2,}", re.UNICODE)
 
@@ -44,8 +48,13 @@ def extract_document(
     max_bytes: int,
     min_words: int,
     max_words: int = 50_000,
+    learned_chrome: LearnedChrome | None = None,
 ) -> ExtractedArticle:
-    """Decode and extract one input. HTML goes to trafilatura, anything else to the scrape cleaner."""
+    """Decode and extract one input. HTML goes to trafilatura, anything else to the scrape cleaner.
+
+    ``learned_chrome`` (optional) is asked which of the page's lines its site's other pages
+    have shown to be chrome: the scrape's lines for plain text, the body's paragraphs for HTML.
+    """
     charset = None
     if content_type and "charset=" in content_type:
         charset = content_type.split("charset=", 1)[1].split(";")[0].strip(" \"'")
@@ -54,11 +63,12 @@ def extract_document(
         not uri.lower().endswith(".txt") and looks_like_html(text)
     )
     if is_html:
-        article = extract_html(text, url=url)
+        article = extract_html(text, url=url, learned_chrome=learned_chrome)
         if article is None:
             raise NoContent("trafilatura found no article text in this HTML page")
     else:
-        article = clean_scrape(text)
+        extra = learned_chrome(scrape_lines(text)) if learned_chrome else ()
+        article = clean_scrape(text, extra_chrome=extra)
         if url and not article.url:
             article = ExtractedArticle(**{**article.__dict__, "url": url})
     check_prose(article.text, min_words=min_words, max_words=max_words)

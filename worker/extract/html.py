@@ -1,14 +1,22 @@
-"""HTML pages -> clean article text and metadata, with trafilatura (and its htmldate, courlan)."""
+"""HTML pages -> clean article text and metadata: trafilatura (with its htmldate and courlan),
+checked against readability-lxml as a second opinion (see ``second_opinion``)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Collection, Sequence
+from urllib.parse import urlsplit
 
+import lxml.html
 import trafilatura
 from courlan import normalize_url
+from lxml.etree import ParserError
+from readability import Document
 from trafilatura.settings import use_config
 
 from worker.extract.model import ExtractedArticle
+from worker.extract.second_opinion import choose_body, drop_chrome_lines
+from worker.extract.text import is_person_name
 
 # Built once: trafilatura's default config reads a file each time it is built.
 _CONFIG = use_config()
@@ -17,6 +25,12 @@ _CONFIG = use_config()
 _CONFIG.set("DEFAULT", "EXTRACTION_TIMEOUT", "0")
 
 _HTML_SNIFF = re.compile(rb"<(?:!doctype\s+html|html|head|body|article|div|p|meta)[\s>/]", re.IGNORECASE)
+
+#: elements that start a new paragraph when readability's HTML is turned into text
+_BLOCK_TAGS = frozenset(
+    "p div h1 h2 h3 h4 h5 h6 li ul ol blockquote pre table tr td th dl dt dd figure figcaption "
+    "section article header footer aside main br hr".split()
+)
 
 
 def looks_like_html(raw_head: str | bytes) -> bool:
@@ -27,39 +41,81 @@ def looks_like_html(raw_head: str | bytes) -> bool:
     return bool(_HTML_SNIFF.search(head))
 
 
-def extract_html(html: str, *, url: str | None = None) -> ExtractedArticle | None:
-    """Main text and metadata of an HTML page, or None when trafilatura finds no article.
+def _readability_paragraphs(html: str) -> list[str]:
+    """readability-lxml's article, as paragraphs (one per block element). Empty when
+    readability finds nothing or cannot parse the page: it is only a second opinion."""
+    try:
+        summary = Document(html).summary(html_partial=True)
+        tree = lxml.html.fromstring(summary)
+    except (ParserError, ValueError, TypeError, lxml.etree.LxmlError):
+        return []
+    for el in tree.iter():
+        # whitespace inside a paragraph is layout, not structure: fold it before marking blocks
+        el.text = re.sub(r"\s+", " ", el.text) if el.text else el.text
+        el.tail = re.sub(r"\s+", " ", el.tail) if el.tail else el.tail
+        if isinstance(el.tag, str) and el.tag.lower() in _BLOCK_TAGS:
+            el.text = "\n" + (el.text or "")
+            el.tail = "\n" + (el.tail or "")
+    return [ln.strip() for ln in tree.text_content().split("\n") if ln.strip()]
 
-    The publication date comes from htmldate through trafilatura: from the page's metadata
-    and markup, never from a date merely mentioned in the body (extensive search off).
+
+def _normalise_url(url: str | None) -> str | None:
+    """Canonical form (courlan: lower-cased host, tracking parameters such as utm_* dropped,
+    query sorted), without the fragment, which never names another article."""
+    if not url:
+        return None
+    try:
+        url = normalize_url(url)
+    except ValueError:
+        pass
+    return urlsplit(url)._replace(fragment="").geturl()
+
+
+def extract_html(
+    html: str,
+    *,
+    url: str | None = None,
+    learned_chrome: Callable[[Sequence[str]], Collection[str]] | None = None,
+) -> ExtractedArticle | None:
+    """Main text and metadata of an HTML page, or None when neither extractor finds an article.
+
+    trafilatura runs without its internal fallbacks (``fast``): readability-lxml is asked
+    for a second opinion here instead, and ``choose_body`` keeps readability's text only when
+    the comparison shows trafilatura's is bloated or truncated. The publication date comes
+    from htmldate through trafilatura, from the page's metadata and markup, never from a date
+    merely mentioned in the body (extensive search off). ``learned_chrome``, when given, names
+    the body paragraphs that recur across the site's pages (chrome.py); they are dropped.
     """
     doc = trafilatura.bare_extraction(
         html,
         url=url,
+        fast=True,
         with_metadata=True,
         include_comments=False,
         include_tables=True,
-        favor_recall=True,
         deduplicate=False,
         date_extraction_params={"extensive_search": False, "original_date": True},
         config=_CONFIG,
     )
-    if doc is None or not (doc.text or "").strip():
+    main_text = "\n".join(p.strip() for p in ((doc.text if doc else None) or "").split("\n") if p.strip())
+    second = "\n".join(_readability_paragraphs(html))
+    choice = choose_body(main_text, second)
+    title = (doc.title if doc else None) or None
+    paragraphs = drop_chrome_lines(choice.text.split("\n"), title=title)
+    if learned_chrome and paragraphs:
+        learned = set(learned_chrome(paragraphs))
+        paragraphs = [p for p in paragraphs if p not in learned]
+    if not paragraphs:
         return None
-    canonical = doc.url or url
-    if canonical:
-        try:
-            canonical = normalize_url(canonical)
-        except ValueError:
-            pass
-    authors = [a.strip() for a in re.split(r";|,(?![^()]*\))", doc.author or "") if a.strip()]
-    text = "\n\n".join(p.strip() for p in doc.text.split("\n") if p.strip())
+    authors = [a.strip() for a in re.split(r";|,(?![^()]*\))", (doc.author if doc else None) or "")
+               if is_person_name(a.strip())]
     return ExtractedArticle(
-        text=text,
-        title=(doc.title or None),
+        text="\n\n".join(paragraphs),
+        title=title,
         authors=authors,
-        published=doc.date or None,
-        site=doc.sitename or doc.hostname or None,
-        language=doc.language or None,
-        url=canonical or None,
+        published=(doc.date if doc else None) or None,
+        site=((doc.sitename or doc.hostname) if doc else None) or None,
+        language=(doc.language if doc else None) or None,
+        url=_normalise_url((doc.url if doc else None) or url),
+        body_source=choice.reason,
     )

@@ -14,6 +14,9 @@ class ExtractedArticle:
     site: str | None = None
     language: str | None = None
     url: str | None = None
+    #: which extractor's body was kept (HTML path: trafilatura | readability:bloated |
+    #: readability:truncated; plain-text path: None), for counting and debugging
+    body_source: str | None = None
 
     @property
     def word_count(self) -> int:

@@ -14,83 +14,136 @@ from collections.abc import Iterable, Sequence
 
 from worker.extract.model import ExtractedArticle
 
-_WEEKDAY = r"(?:mon|tues|wednes|thurs|fri|satur|sun)day"
+_WEEKDAY = r"(?:mon|tues|wednes|thurs|fri|satur|sun)day|(?:mon|tue|wed|thu|fri|sat|sun)\.?"
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
-#: a line that is only a date: "Wednesday, June 25, 2025", "25 June 2025", "2025-06-25"
-_DATE_LINE = re.compile(
-    rf"^(?:{_WEEKDAY},?\s+)?(?:{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}|\d{{1,2}}\s+{_MONTH},?\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})"
-    r"(?:\s*[|,-]?\s*\d{1,2}:\d{2}(?:\s*[ap]\.?m\.?)?(?:\s*[A-Z]{2,4})?)?$",
+#: a date: "June 25, 2025", "25 June 2025", "25 Jun 2025", "2025-06-25", "25/06/2025"
+_DATE = (
+    rf"(?:{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}|\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH},?\s+\d{{4}}"
+    r"|\d{4}-\d{2}-\d{2}|\d{1,2}[/.]\d{1,2}[/.]\d{4})"
+)
+#: a time after a date: ", 10:42 BST", "| 9:15 am", "09:15 GMT"
+_TIME = r"(?:\s*[|,-]?\s*(?:at\s+)?\d{1,2}[:.]\d{2}(?:\s*[ap]\.?m\.?)?(?:\s*[A-Z]{2,4})?)?"
+#: a line that is only a date: "Wednesday, June 25, 2025", "Wed 25 Jun 2025 09:15 GMT"
+_DATE_LINE = re.compile(rf"^(?:(?:{_WEEKDAY}),?\s+)?{_DATE}{_TIME}$", re.IGNORECASE)
+#: a dateline: "Posted on June 25, 2025 by Jane Doe", "Published: 25/06/2025", "Updated 3 hours ago"
+_DATELINE = re.compile(
+    rf"^(?:(?:first |last )?(?:posted|published|updated|modified))(?: on)?:?\s+"
+    rf"(?:{_DATE}{_TIME}|\d+ (?:minutes?|hours?|days?) ago)(?:\s+by\s+(?P<by>.{{2,120}}?))?\.?$",
     re.IGNORECASE,
+)
+#: a byline with a dateline after a separator: "Jane Doe · Published 25 June 2025"
+_NAME_THEN_DATELINE = re.compile(
+    r"^(?P<who>[^·•|]{2,80}?)\s*[·•|]\s*(?:(?:first |last )?(?:posted|published|updated))\b.{0,60}$", re.IGNORECASE
 )
 
 #: lines that are chrome wherever they stand (navigation, widgets, share bars, forms)
 _CHROME_LINE = re.compile(
     r"^(?:"
     r"top \d+ this week|related posts?|related articles?|related stories|popular articles|popular posts|"
-    r"most (?:read|popular|viewed)|trending(?: now)?|recommended(?: for you)?|read more|read next|"
-    r"you (?:may|might) also like|more from .{0,60}|more stories|latest (?:news|posts|articles)|"
+    r"most (?:read|popular|viewed|shared)|trending(?: now)?|recommended(?: for you)?|read more|read next|"
+    r"read more:.*|you (?:may|might) also like|more from .{0,60}|more stories|latest (?:news|posts|articles)|"
     r"see also:?.*|also read:?.*|read also:?.*|advertisement|sponsored(?: content)?|"
-    r"share(?: this(?: article| post)?)?:?|tweet|pin it|email|print|whatsapp|facebook|twitter|linkedin|"
+    r"share(?: this(?: article| post| story)?)?:?|tweet|pin it|email|print|whatsapp|facebook|twitter|linkedin|x|"
+    r"telegram|reddit|copy link|"
     r"(?:\d+\s*)?(?:shares?|comments?|views?)|"
     r"leave a (?:reply|comment)|please enter your (?:comment|name|email).*|"
     r"your email address will not be published.*|required fields are marked.*|"
-    r"save my name, email.*|post comment|submit comment|cancel reply|"
-    r"discover more from .*|subscribe(?: now| to .{0,80})?\.?|sign up(?: for .{0,60})?\.?|"
-    r"type your email.*|continue reading|follow us(?: on .{0,40})?|"
-    r"tags?:.*|filed under:?.*|categories?:.*|posted in .{0,60}|"
-    r"home|menu|search|skip to (?:main )?content|log ?in|sign in|register|"
+    r"save my name, email.*|post comment|submit comment|cancel reply|comments are closed\.?|"
+    r"discover more from .*|subscribe(?: now| to .{0,80})?\.?|sign up(?: (?:for|to) .{0,60})?\.?|"
+    r"(?:type|enter) your email.*|continue reading|follow us(?: on .{0,40})?|"
+    r"tags?:.*|topics?:.*|filed under:?.*|categories?:.*|posted in .{0,60}|"
+    r"home|menu|search|sections|skip to (?:main )?content|log ?in|sign in|register|"
     r"previous (?:article|post)|next (?:article|post)|"
+    r"listen to (?:this|the) (?:article|story)|\d+\s*min(?:ute)?s?\s+read|"
+    r"(?:breaking|breaking news|live|just in|watch)\s*:.{0,120}|"  # tickers: "BREAKING: ..."
+    r"(?:©|\(c\)|copyright\b).{0,120}|.{0,80}all rights reserved\.?|"
     r"[\d\s.,kK]+"  # share counters and stray numbers: "0", "1", "1.2K"
     r")$",
     re.IGNORECASE,
 )
+#: navigation: "News | Politics | World", "Home / World / Europe", "World › Europe", "Log in | Subscribe"
+#: (two or more segments of at most three words each, or any breadcrumb arrow)
+_NAV_LINE = re.compile(r"^(?:[^|/›»>]{1,30}\s(?:[|/]\s?|[›»>]\s?)){1,}[^|/›»>]{1,30}$")
+_NAV_SEPARATORS = re.compile(r"\s[|/›»>]\s?")
 
-#: lines after which nothing belongs to the article (footer widgets and forms)
+#: lines after which nothing belongs to the article (footer widgets and forms); they end the
+#: body only once some of it has been seen, so a sidebar above the article does not cut it
 _END_MARKER = re.compile(
     r"^(?:related posts?|related articles?|related stories|discover more from .*|"
     r"subscribe to get the latest.*|leave a (?:reply|comment)|popular articles|popular posts|"
     r"you (?:may|might) also like|more from .{0,60}|more stories|read next|recommended(?: for you)?|"
+    r"most (?:read|popular|viewed|shared)|"
     r"comments?(?: \(\d+\))?|about the author|share this(?: article| post)?:?)$",
     re.IGNORECASE,
 )
 
-_BYLINE = re.compile(r"^(?:by|written by|words by|reporting by)[:\s]+(.{2,120}?)\.?$", re.IGNORECASE)
+_BYLINE = re.compile(r"^(?:by|written by|words by|reporting by|story by)[:\s]+(.{2,120}?)\.?$", re.IGNORECASE)
 _NAME = re.compile(r"^(?:[A-Z][\w'’.-]+)(?:\s+[A-Z][\w'’.-]+){0,3}$")
 _URL_TAIL = re.compile(r"https?://\S+$")
 _SENTENCE_END = re.compile(r"[.!?…:;]['’”\")]*$")
-_AUTHOR_BLACKLIST = {"editor", "admin", "staff", "desk", "news desk", "web desk", "the editor", "team"}
+#: words that make a byline a role or a desk rather than a person ("By Staff Reporter",
+#: "Meridian Wire staff", "News Desk", "AFP") -- such bylines name no author
+_NOT_A_PERSON = re.compile(
+    r"\b(?:editor|editors|admin|staff|desk|newsdesk|team|reporter|reporters|correspondent|correspondents|"
+    r"agencies|agency|wires?|newsroom|contributor|contributors)\b",
+    re.IGNORECASE,
+)
+#: fewest words of a line taken as a body paragraph when looking for where the article starts
+_BODY_WORDS = 25
+
+
+def _is_nav(line: str) -> bool:
+    """Navigation: separated segments of one to three words each ("Home / World / Europe")."""
+    if not _NAV_LINE.match(line):
+        return False
+    segments = [seg.strip() for seg in _NAV_SEPARATORS.split(line)]
+    return len(segments) >= 2 and all(0 < len(seg.split()) <= 3 for seg in segments)
+
+
+def _is_dateline(line: str) -> bool:
+    return bool(_DATELINE.match(line) or (_NAME_THEN_DATELINE.match(line) and len(line.split()) <= 20))
 
 
 def _is_chrome(line: str) -> bool:
-    return bool(_CHROME_LINE.match(line) or _DATE_LINE.match(line))
+    return bool(_CHROME_LINE.match(line) or _DATE_LINE.match(line) or _is_nav(line))
+
+
+def _is_byline(line: str) -> bool:
+    return bool(_BYLINE.match(line)) or _is_dateline(line)
 
 
 def _looks_like_headline(line: str) -> bool:
     """A headline: 3-30 words, no sentence-final full stop, not chrome, starts with a capital."""
     words = line.split()
-    if not 3 <= len(words) <= 30 or _is_chrome(line):
+    if not 3 <= len(words) <= 30 or _is_chrome(line) or _is_byline(line):
         return False
     if line.endswith(".") and not line.endswith("..."):
         return False  # captions and body sentences end with a full stop; headlines rarely do
     return line[0].isupper() or line[0].isdigit() or line[0] in "‘“'\""
 
 
-def _paragraphs(text: str) -> list[str]:
-    """Non-empty lines, stripped, with runs of whitespace folded."""
+def scrape_lines(text: str) -> list[str]:
+    """Non-empty lines, stripped, with runs of whitespace folded (as the cleaner sees them)."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ")
     return [re.sub(r"[ \t]+", " ", ln).strip() for ln in text.split("\n") if ln.strip()]
 
 
 def _find_headline(lines: Sequence[str], extra_chrome: frozenset[str]) -> int | None:
-    """Index of the headline: the first headline-like line followed by a body paragraph."""
-    for i, line in enumerate(lines[:40]):
-        if line in extra_chrome or not _looks_like_headline(line):
-            continue
-        following = [ln for ln in lines[i + 1 : i + 6] if not _is_chrome(ln) and ln not in extra_chrome]
-        # breadcrumb "Home Globe <headline>": the real headline is the next line, a suffix of this one
-        if following and len(following[0]) < len(line) and line.endswith(following[0]) and _looks_like_headline(following[0]):
-            continue
-        if any(len(ln.split()) >= 25 for ln in following):
+    """Index of the headline, found from the body backwards: the first body paragraph (a line
+    of 25+ words) is the anchor; the headline is the nearest headline-like line above the
+    byline block if there is one (a byline sits right under its headline, while widgets such
+    as "Listen to this article" sit between the byline and the body), else the nearest one
+    above the body. Tickers, breadcrumbs and site names above it are passed over."""
+    body = next(
+        (i for i, ln in enumerate(lines[:80]) if len(ln.split()) >= _BODY_WORDS and ln not in extra_chrome and not _is_chrome(ln)),
+        None,
+    )
+    if body is None:
+        return None
+    byline = next((i for i in range(body - 1, -1, -1) if _is_byline(lines[i])), None)
+    top = byline if byline is not None and body - byline <= 8 else body
+    for i in range(top - 1, -1, -1):
+        if lines[i] not in extra_chrome and _looks_like_headline(lines[i]):
             return i
     return None
 
@@ -109,31 +162,56 @@ def _author_from_box(lines: Sequence[str]) -> tuple[str | None, int | None]:
 
 
 def _split_authors(raw: str) -> list[str]:
-    raw = re.split(r"\s+[|–—-]\s+|,\s*(?=\d)|\s+on\s+(?=[A-Z][a-z]+ \d)", raw)[0]
+    """Person names in a byline: "Jane Doe and John Roe | 25 June 2025" -> both names."""
+    raw = re.split(r"\s+[|–—·•-]\s+|\s*[·•|]\s*|,\s*(?=\d)|\s+on\s+(?=[A-Z][a-z]+ \d)|\s+(?:published|updated)\b", raw)[0]
     names = [n.strip(" .") for n in re.split(r",\s*|\s+and\s+|\s*&\s*", raw) if n.strip(" .")]
-    return [n for n in names if n.lower() not in _AUTHOR_BLACKLIST and len(n.split()) <= 5]
+    return [n for n in names if is_person_name(n) and n[:1].isupper()]
+
+
+def is_person_name(name: str) -> bool:
+    """A byline name that names a person, not a role or a desk ("Staff Reporter", "AFP staff")."""
+    return bool(name) and not _NOT_A_PERSON.search(name) and len(name.split()) <= 5
+
+
+def _byline_authors(line: str) -> list[str]:
+    m = _BYLINE.match(line)
+    if m:
+        return _split_authors(m.group(1))
+    m = _DATELINE.match(line)
+    if m:
+        return _split_authors(m.group("by")) if m.group("by") else []
+    m = _NAME_THEN_DATELINE.match(line)
+    return _split_authors(m.group("who")) if m else []
 
 
 def clean_scrape(text: str, *, extra_chrome: Iterable[str] = ()) -> ExtractedArticle:
     """Clean a plain-text page scrape. ``extra_chrome`` holds lines known to be chrome for
     this site (learned from the stream); they are dropped wherever they stand."""
     chrome = frozenset(extra_chrome)
-    lines = _paragraphs(text)
+    lines = scrape_lines(text)
     head = _find_headline(lines, chrome)
     title = lines[head] if head is not None else None
     start = head + 1 if head is not None else 0
 
     authors: list[str] = []
-    # byline directly under the headline
-    for j in range(start, min(start + 3, len(lines))):
-        m = _BYLINE.match(lines[j])
-        if m:
-            authors = _split_authors(m.group(1))
-            start = j + 1
+    # bylines and datelines directly under the headline (widgets may sit between them)
+    j = start
+    while j < min(start + 6, len(lines)) and len(lines[j].split()) < _BODY_WORDS:
+        if _is_byline(lines[j]):
+            authors = authors or _byline_authors(lines[j])
+        elif not (_is_chrome(lines[j]) or lines[j] in chrome):
             break
+        j += 1
+    start = j
 
     body_lines = lines[start:]
-    end = next((k for k, ln in enumerate(body_lines) if _END_MARKER.match(ln)), len(body_lines))
+    seen_body = False
+    end = len(body_lines)
+    for k, ln in enumerate(body_lines):
+        if seen_body and _END_MARKER.match(ln):
+            end = k
+            break
+        seen_body = seen_body or len(ln.split()) >= 15
     tail = body_lines[end:]
     body_lines = body_lines[:end]
 
@@ -141,7 +219,7 @@ def clean_scrape(text: str, *, extra_chrome: Iterable[str] = ()) -> ExtractedArt
     if box_name and box_name not in authors:
         authors = [a for a in authors if a] + [box_name]
 
-    body = [ln for ln in body_lines if not _is_chrome(ln) and ln not in chrome]
+    body = [ln for ln in body_lines if not _is_chrome(ln) and not _is_dateline(ln) and ln not in chrome]
     # a last line that is the start of a footer we did not recognise ("Related" + nothing after)
     while body and len(body[-1].split()) <= 3 and not _SENTENCE_END.search(body[-1]):
         body.pop()

@@ -109,6 +109,19 @@ class Keys:
         """Story and thread already chosen for an article, so a redelivered task repeats it."""
         return f"{self.prefix}:th:a:{article_id}"
 
+    # -- site chrome learned from the stream (worker/extract/chrome.py) -------------------
+    def chrome_lines(self, site: str) -> str:
+        """Sorted set line fingerprint -> pages of ``site`` the line was seen on."""
+        return f"{self.prefix}:chr:l:{site}"
+
+    def chrome_pages(self, site: str) -> str:
+        """Pages of ``site`` seen so far."""
+        return f"{self.prefix}:chr:n:{site}"
+
+    def chrome_seen(self, doc_id: str) -> str:
+        """Set when an input's lines were counted, so a redelivered task does not count twice."""
+        return f"{self.prefix}:chr:d:{doc_id}"
+
     # -- runs (replay accounting) ---------------------------------------------------------
     def run(self, run_id: str) -> str:
         return f"{self.prefix}:run:{run_id}"
