@@ -52,10 +52,11 @@ class DedupSettings(BaseModel):
     #: time slices per window; each check looks up every band in slices + 1 live slices, so
     #: more slices mean tighter expiry but slower checks
     slices: int = 3
-    #: articles indexed per window the index is sized for; sets how many small hashes each
-    #: slice is sharded into (only for slices created from then on), so that every hash stays
-    #: listpack-encoded (compact). Going over it costs memory, never correctness.
-    expected_articles: int = 1_000_000
+    #: articles indexed per window the index is sized for: each new time slice allocates one
+    #: lookup table of expected_articles / slices x (bands + 1) slots at half load, 5 bytes a
+    #: slot (1.5 MB at 100k). A slice that receives more opens a table twice the size (one
+    #: more lookup per band), so going over costs speed, never correctness.
+    expected_articles: int = 100_000
 
 
 class ThreadSettings(BaseModel):
