@@ -1,22 +1,61 @@
 """The dedup index in Redis, shared by every worker: exact, URL and MinHash-LSH lookups,
-decided and written atomically by one Lua script (``lua/check_and_insert.lua``)."""
+decided and written atomically by one Lua script (``lua/check_and_insert.lua``).
+
+Storage is cut into time slices of ``window / slices``. Each slice holds
+
+* strings of fixed-size records, one per canonical article (shingle count, text hash, URL
+  fingerprint, signature, article id: ``record_bytes()`` = 309 bytes with the defaults),
+  addressed by a 3-byte id local to the slice;
+* one open-addressing table (a string) holding, for each article, one 5-byte slot per LSH band
+  and one for its canonical URL (2-byte fingerprint, 3-byte id), sized for
+  ``expected_articles`` at half load; a slice that receives more opens a second table twice
+  the size. A lookup is one GETRANGE of an 8-slot bucket: O(1), unlike a scan of a listpack
+  hash, and a string is freed at once when it expires, unlike a big hash;
+* its table size and article count, as fields of the meta hash.
+
+All keys of a slice expire at the same instant, one window after the slice closes, so whole
+slices vanish together and nothing is left behind. A check probes every band in each live
+slice (``slices + 1`` of them), verifies candidates against their records and, when nothing
+matches, inserts the article into the current slice, all in one script.
+
+Exact copies need no lookup of their own: an identical text has an identical signature, so it
+is always an LSH candidate, and the record's text hash tells exact from near. A redelivered
+input finds its own record and is answered "new" again, so no per-input outcome is stored.
+No Redis setting matters (no listpack limits are involved).
+"""
 
 from __future__ import annotations
 
 import hashlib
+import json
+import math
+import struct
 from dataclasses import dataclass
 from importlib import resources
 
 import redis
 
-from worker.dedup.minhash import Signature, band_hashes, scheme
+from worker.dedup.minhash import Signature, scheme
 from worker.errors import PermanentError
 from worker.settings import DedupSettings
 from worker.store.keys import Keys
 
 _SCRIPT = resources.files("worker.dedup").joinpath("lua/check_and_insert.lua").read_text()
 #: candidates verified per check at most; bounds the script's run time on pathological input
-_MAX_CANDIDATES = 64
+MAX_CANDIDATES = 64
+#: longest article id stored in a record, in bytes (ids are 16 hex characters today)
+MAX_ID_BYTES = 32
+#: records per record-chunk string (256 x 309 bytes = 79 KB, allocated at once: growing a
+#: string piecewise would over-allocate, as sds doubles strings under 1 MB)
+RECORDS_PER_CHUNK = 256
+#: fill of a slice's table at ``expected_articles``: linear probing in 8-slot buckets stays
+#: about one GETRANGE per lookup up to ~0.7
+TABLE_LOAD = 0.5
+#: fill at which a slice opens another table (twice the size) instead of filling this one up
+MAX_TABLE_FILL = 0.7
+#: record layout version, part of the scheme
+RECORD_LAYOUT = 2
+_BUCKET_SLOTS = 8
 
 
 class IncompatibleIndex(PermanentError):
@@ -31,48 +70,105 @@ class DedupDecision:
     similarity: float
 
 
+def record_bytes(num_perm: int) -> int:
+    """Size of one stored article record: 4-byte shingle count, 8-byte text hash, 8-byte URL
+    fingerprint, values, 1-byte id length, id."""
+    return 4 + 8 + 8 + 2 * num_perm + 1 + MAX_ID_BYTES
+
+
+def pack_record(doc_id: str, text_hash: str, sig: Signature, url_fp: bytes = b"") -> bytes:
+    ident = doc_id.encode("utf-8")
+    if not 0 < len(ident) <= MAX_ID_BYTES:
+        raise ValueError(f"article ids must be 1 to {MAX_ID_BYTES} bytes, got {doc_id!r}")
+    return b"".join((
+        struct.pack(">I", min(sig.size, 0xFFFFFFFF)),
+        bytes.fromhex(text_hash)[:8].ljust(8, b"\0"),
+        url_fp.ljust(8, b"\0"),
+        sig.values,
+        bytes((len(ident),)),
+        ident.ljust(MAX_ID_BYTES, b"\0"),
+    ))
+
+
+def url_fingerprint(canonical_url: str) -> bytes:
+    return hashlib.blake2b(canonical_url.encode("utf-8"), digest_size=8).digest()
+
+
+def table_slots(settings: DedupSettings) -> int:
+    """Slots of a new slice's first table: its expected entries (bands + URL per article) at
+    ``TABLE_LOAD``, in whole 8-slot buckets."""
+    entries = settings.expected_articles / settings.slices * (settings.bands + 1)
+    buckets = max(1, math.ceil(entries / TABLE_LOAD / _BUCKET_SLOTS))
+    return buckets * _BUCKET_SLOTS
+
+
+def index_scheme(settings: DedupSettings) -> dict[str, str]:
+    """Everything that must match between stored state and this process: the MinHash scheme
+    plus the layout (bands, rows, slice length, record format)."""
+    return {
+        **scheme(settings.num_perm, settings.shingle_size),
+        "bands": str(settings.bands),
+        "rows": str(settings.rows),
+        "window_seconds": str(settings.window_seconds),
+        "slices": str(settings.slices),
+        "record_layout": f"{RECORD_LAYOUT}/{MAX_ID_BYTES}/{RECORDS_PER_CHUNK}/{_BUCKET_SLOTS}",
+    }
+
+
 class DedupIndex:
     """Check-and-insert against the shared index. Built once per process."""
 
     def __init__(self, client: redis.Redis, keys: Keys, settings: DedupSettings) -> None:
+        if settings.bands * settings.rows > settings.num_perm:
+            raise ValueError("bands x rows must not exceed num_perm")
         self._client = client
         self._keys = keys
         self._settings = settings
         self._script = client.register_script(_SCRIPT)
-        self._checked_scheme = False
+        self._scheme = index_scheme(settings)
+        self._scheme_json = json.dumps(self._scheme, sort_keys=True)
+        self._digest = hashlib.blake2b(self._scheme_json.encode(), digest_size=8).hexdigest()
+        window_ms = settings.window_seconds * 1000
+        # every argument but the per-article ones, in the script's ARGV order (5..19)
+        self._fixed_args = [
+            window_ms, max(1, window_ms // settings.slices), settings.bands, settings.rows,
+            table_slots(settings), MAX_TABLE_FILL, settings.jaccard_threshold,
+            settings.containment_threshold, settings.min_length_ratio, MAX_CANDIDATES,
+            RECORDS_PER_CHUNK, keys.dedup_base, self._digest, self._scheme_json, settings.num_perm,
+        ]
 
     def ensure_scheme(self) -> None:
-        """Refuse to mix signatures made by another library version or permutation scheme."""
-        wanted = scheme(self._settings.num_perm, self._settings.shingle_size)
-        meta_key = self._keys.dedup_meta
-        self._client.hsetnx(meta_key, "created_by", "storyline")
-        stored = {k.decode(): v.decode() for k, v in self._client.hgetall(meta_key).items()}
-        if "num_perm" not in stored:
-            self._client.hset(meta_key, mapping=wanted)
-        else:
-            diff = {k: (stored.get(k), v) for k, v in wanted.items() if stored.get(k) != v}
-            if diff:
-                raise IncompatibleIndex(
-                    f"the dedup index under {self._keys.prefix!r} was built with another MinHash scheme {diff}; "
-                    "use a new --prefix or delete the old index keys"
-                )
-        self._checked_scheme = True
+        """Fail early when the index under this prefix was built with another scheme (the
+        script checks again on every call, so a later upgrade cannot slip through either)."""
+        stored = self._client.hget(self._keys.dedup_meta, "scheme")
+        if stored is not None and stored.decode() != self._scheme_json:
+            self._raise_incompatible(stored.decode())
+
+    def _raise_incompatible(self, stored_json: str) -> None:
+        try:
+            stored = json.loads(stored_json)
+        except ValueError:
+            stored = {}
+        diff = {k: (stored.get(k), v) for k, v in self._scheme.items() if stored.get(k) != v}
+        raise IncompatibleIndex(
+            f"the dedup index under {self._keys.prefix!r} was built with another MinHash scheme or "
+            f"layout {diff}; use a new --prefix or wait for the old index to expire"
+        )
 
     def check_and_insert(
-        self, doc_id: str, text_hash: str, sig: Signature, canonical_url: str | None
+        self, doc_id: str, text_hash: str, sig: Signature, canonical_url: str | None,
+        *, now_ms: int | None = None,
     ) -> DedupDecision:
-        if not self._checked_scheme:
-            self.ensure_scheme()
-        s, k = self._settings, self._keys
-        url_key = k.dedup_url(hashlib.blake2b(canonical_url.encode(), digest_size=12).hexdigest()) if canonical_url else ""
-        band_keys = [k.dedup_band(i, h) for i, h in enumerate(band_hashes(sig, s.bands, s.rows))]
+        """Decide whether the article is a copy of an indexed one and, if not, index it.
+        ``now_ms`` overrides the server clock (benchmarks replaying a month of arrivals)."""
+        url_fp = url_fingerprint(canonical_url) if canonical_url else b""
         status, canon, method, sim = self._script(
-            keys=[k.dedup_outcome(doc_id), k.dedup_exact(text_hash), url_key, k.dedup_signature(doc_id), *band_keys],
-            args=[
-                doc_id, sig.packed(), s.window_seconds, s.jaccard_threshold, s.containment_threshold,
-                s.min_length_ratio, k.dedup_signature(""), _MAX_CANDIDATES,
-            ],
+            keys=[self._keys.dedup_meta],
+            args=[doc_id, pack_record(doc_id, text_hash, sig, url_fp), url_fp,
+                  "" if now_ms is None else now_ms, *self._fixed_args],
         )
+        if status == b"incompatible":
+            self._raise_incompatible(self._client.hget(self._keys.dedup_meta, "scheme").decode())
         return DedupDecision(
             is_duplicate=status == b"dup",
             canonical_id=canon.decode(),

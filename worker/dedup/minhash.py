@@ -80,15 +80,6 @@ def signature(shingle_set: set[bytes], num_perm: int) -> Signature:
     return Signature(values=low.tobytes(), size=len(shingle_set))
 
 
-def band_hashes(sig: Signature, bands: int, rows: int) -> list[str]:
-    """One bucket id per LSH band: a hash of that band's rows."""
-    width = rows * 2
-    return [
-        hashlib.blake2b(sig.values[b * width : (b + 1) * width], digest_size=8).hexdigest()
-        for b in range(bands)
-    ]
-
-
 def estimate(a: Signature, b: Signature) -> tuple[float, float]:
     """(Jaccard resemblance, containment of the smaller set in the larger), estimated.
     The same arithmetic runs inside the Redis script; this copy serves tests and benchmarks."""

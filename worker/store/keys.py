@@ -58,26 +58,32 @@ class Keys:
         return f"{self.prefix}:att:{doc_id}"
 
     # -- dedup ---------------------------------------------------------------------------
+    # The dedup index lives in time slices (see worker/dedup/index.py). Every key of slice
+    # ``n`` starts with ``dedup_slice(n)``; lua/check_and_insert.lua appends the same suffixes
+    # as the methods below (it builds names itself so one script can address any slice; a
+    # test checks that every key it creates is one of these).
     @property
     def dedup_meta(self) -> str:
-        """Hash recording the MinHash library, version and permutation scheme of stored state."""
+        """Hash: the MinHash library, version, permutation scheme and layout of stored state;
+        per live slice n, its first table's slots (z<n>), tables (t<n>) and articles (c<n>)."""
         return f"{self.prefix}:dd:meta"
 
-    def dedup_exact(self, text_hash: str) -> str:
-        return f"{self.prefix}:dd:x:{text_hash}"
+    @property
+    def dedup_base(self) -> str:
+        """Common start of every dedup key (handed to the Lua script)."""
+        return f"{self.prefix}:dd"
 
-    def dedup_url(self, url_hash: str) -> str:
-        return f"{self.prefix}:dd:u:{url_hash}"
+    def dedup_slice(self, slice_no: int) -> str:
+        return f"{self.dedup_base}:{slice_no}"
 
-    def dedup_band(self, band: int, bucket: str) -> str:
-        return f"{self.prefix}:dd:b:{band}:{bucket}"
+    def dedup_table(self, slice_no: int, table: int) -> str:
+        """String: open-addressing table of LSH-band and URL entries (2-byte fingerprint,
+        3-byte article id per 5-byte slot)."""
+        return f"{self.dedup_slice(slice_no)}:t:{table}"
 
-    def dedup_signature(self, article_id: str) -> str:
-        return f"{self.prefix}:dd:s:{article_id}"
-
-    def dedup_outcome(self, doc_id: str) -> str:
-        """Decision already taken for one input, so a redelivered task repeats it."""
-        return f"{self.prefix}:dd:o:{doc_id}"
+    def dedup_records(self, slice_no: int, chunk: int) -> str:
+        """String of fixed-size article records (size, text hash, URL, signature, article id)."""
+        return f"{self.dedup_slice(slice_no)}:r:{chunk}"
 
     # -- threads -------------------------------------------------------------------------
     @property

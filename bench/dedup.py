@@ -1,0 +1,251 @@
+"""Dedup index at scale: check (query + insert) throughput, latency per check and Redis memory
+per indexed article, at 10k, 100k and 1M articles.
+
+    .venv/bin/python bench/dedup.py                    # 10k, 100k, 1M (about 4 minutes)
+    .venv/bin/python bench/dedup.py --sizes 10000      # quick look
+
+By default it starts a private redis-server (the one on PATH, no persistence) on a free
+127.0.0.1 port, so that INFO used_memory deltas belong to this benchmark alone; ``--redis URL``
+uses an existing server instead, under a unique prefix deleted afterwards (memory is then the
+sum of MEMORY USAGE over the prefix's keys, since other clients move used_memory).
+
+For each size N the index is sized for N articles per window (``expected_articles``, as a
+deployment would configure it) and filled with N synthetic articles whose arrival times are
+spread evenly over the 30-day window, so every time slice is populated as in steady state.
+Synthetic signatures are random 16-bit values (numpy), which is what MinHash values of
+unrelated texts look like; filling through the real script in pipelined batches keeps a 1M
+fill to a couple of minutes. Then, at the end of the window, it times single checks through
+``DedupIndex.check_and_insert`` one after another from this one process (what one worker does):
+new articles (query finds nothing, insert) and near copies of indexed ones (query finds them).
+Signature computation is timed separately on real texts (seeds and SemEval-2022 articles).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from worker.dedup.index import DedupIndex, pack_record, record_bytes, url_fingerprint  # noqa: E402
+from worker.dedup.minhash import Signature, normalise, shingles, signature, text_hash  # noqa: E402
+from worker.embedded import _free_port, redis_server_binary  # noqa: E402
+from worker.extract.text import clean_scrape  # noqa: E402
+from worker.settings import DedupSettings  # noqa: E402
+from worker.store.keys import Keys  # noqa: E402
+
+DAY_MS = 24 * 3600 * 1000
+
+
+def start_private_redis(workdir: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", workdir, "--logfile", os.path.join(workdir, "redis.log")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    for _ in range(200):
+        try:
+            redis.Redis.from_url(url).ping()
+            return proc, url
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("private redis-server did not start")
+
+
+def random_signatures(rng: np.random.Generator, n: int, num_perm: int) -> np.ndarray:
+    return rng.integers(0, 1 << 16, size=(n, num_perm), dtype=np.uint16).astype(">u2")
+
+
+def prefix_memory(client: redis.Redis, pattern: str) -> tuple[int, int]:
+    """(keys, sum of MEMORY USAGE) over the keys matching ``pattern``."""
+    keys = list(client.scan_iter(pattern, count=5000))
+    total = 0
+    for i in range(0, len(keys), 2000):
+        pipe = client.pipeline(transaction=False)
+        for k in keys[i : i + 2000]:
+            pipe.memory_usage(k, samples=0)
+        total += sum(v or 0 for v in pipe.execute())
+    return len(keys), total
+
+
+def delete_prefix(client: redis.Redis, pattern: str) -> None:
+    batch = []
+    for k in client.scan_iter(pattern, count=5000):
+        batch.append(k)
+        if len(batch) >= 5000:
+            client.unlink(*batch)
+            batch = []
+    if batch:
+        client.unlink(*batch)
+
+
+def fill(client: redis.Redis, index: DedupIndex, settings: DedupSettings, n: int, t_end: int,
+         rng: np.random.Generator) -> float:
+    """Index ``n`` synthetic articles arriving evenly over the window ending at ``t_end`` (ms);
+    returns seconds taken. Goes through the real script, pipelined 500 calls per round trip."""
+    window_ms = settings.window_seconds * 1000
+    t_start = t_end - window_ms
+    script = index._script  # the same registered script check_and_insert runs
+    fixed = index._fixed_args
+    meta = index._keys.dedup_meta
+    began = time.perf_counter()
+    batch = 500
+    for lo in range(0, n, batch):
+        hi = min(n, lo + batch)
+        values = random_signatures(rng, hi - lo, settings.num_perm)
+        sizes = rng.integers(150, 1500, size=hi - lo)
+        pipe = client.pipeline(transaction=False)
+        for j in range(hi - lo):
+            i = lo + j
+            doc_id = f"{i:016x}"
+            sig = Signature(values=values[j].tobytes(), size=int(sizes[j]))
+            url = url_fingerprint(f"https://site{i % 5000}.example/{i}")
+            now_ms = t_start + (i * window_ms) // n
+            script(keys=[meta], args=[doc_id, pack_record(doc_id, _hash(doc_id), sig, url), url, now_ms, *fixed],
+                   client=pipe)
+        pipe.execute()
+    return time.perf_counter() - began
+
+
+def near_copy(values: np.ndarray, rng: np.random.Generator, changed: float) -> np.ndarray:
+    """The signature of a lightly edited copy: a fraction ``changed`` of its values differ."""
+    copy = values.copy()
+    idx = rng.choice(len(copy), size=int(len(copy) * changed), replace=False)
+    copy[idx] = rng.integers(0, 1 << 16, size=len(idx), dtype=np.uint16)
+    return copy
+
+
+def time_checks(index: DedupIndex, settings: DedupSettings, n_index: int, checks: int, t_end: int,
+                rng: np.random.Generator, seed_values: np.ndarray) -> dict[str, list[float]]:
+    """Latencies (ms) of ``checks`` new articles and up to ``checks // 4`` near copies (15% of
+    their signature values changed, J about 0.85) of the oldest indexed articles, one at a time."""
+    out: dict[str, list[float]] = {"new": [], "copy": []}
+    values = random_signatures(rng, checks, settings.num_perm)
+    for i in range(checks):
+        sig = Signature(values=values[i].tobytes(), size=int(rng.integers(150, 1500)))
+        doc_id = f"n{i:015x}"
+        began = time.perf_counter()
+        d = index.check_and_insert(doc_id, _hash(f"new{i}"), sig, f"https://new.example/{i}", now_ms=t_end)
+        out["new"].append((time.perf_counter() - began) * 1000)
+        assert not d.is_duplicate, d
+    found = 0
+    n_copies = min(checks // 4, len(seed_values))
+    for i in range(n_copies):
+        sig = Signature(values=near_copy(seed_values[i], rng, 0.15).tobytes(), size=800)
+        began = time.perf_counter()
+        d = index.check_and_insert(f"c{i:015x}", _hash(f"copy{i}"), sig, None, now_ms=t_end)
+        out["copy"].append((time.perf_counter() - began) * 1000)
+        found += d.is_duplicate
+    out["copies_found"] = [found / max(1, n_copies)]
+    return out
+
+
+def signature_timing() -> tuple[int, float, float]:
+    """(texts, mean ms per article, mean words) for normalise + shingles + signature on real texts."""
+    texts = [clean_scrape(p.read_text()).text for p in sorted((ROOT / "seeds").glob("*.txt"))]
+    data = ROOT / "bench" / "data" / "semeval2022-task8" / "pairs.csv"
+    if data.exists():
+        with data.open(newline="") as f:
+            for row in csv.DictReader(f):
+                texts += [row["text1"], row["text2"]]
+    signature(shingles(normalise(texts[0]), 5), 128)  # warm the permutation cache
+    began = time.perf_counter()
+    words = 0
+    for t in texts:
+        n = normalise(t)
+        words += len(n.split())
+        signature(shingles(n, 5), 128)
+        text_hash(n)
+    elapsed = time.perf_counter() - began
+    return len(texts), elapsed / len(texts) * 1000, words / len(texts)
+
+
+def _hash(s: str) -> str:
+    """A text hash as the pipeline makes them (hex of 12 random-looking bytes)."""
+    return hashlib.blake2b(s.encode(), digest_size=12).hexdigest()
+
+
+def pct(xs: list[float], q: float) -> float:
+    s = sorted(xs)
+    return s[min(len(s) - 1, int(q * len(s)))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="10000,100000,1000000")
+    ap.add_argument("--checks", type=int, default=4000, help="timed new-article checks per size")
+    ap.add_argument("--redis", default=None, help="use this Redis (unique prefix, deleted after)")
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args()
+    rng = np.random.default_rng(args.seed)
+
+    texts, sig_ms, words = signature_timing()
+    print(f"signature (normalise + 5-word shingles + 128-perm MinHash + text hash) on {texts} real "
+          f"texts, {words:.0f} words on average: {sig_ms:.2f} ms per article")
+
+    tmp = tempfile.TemporaryDirectory()
+    proc = None
+    if args.redis:
+        url = args.redis
+    else:
+        proc, url = start_private_redis(tmp.name)
+    client = redis.Redis.from_url(url)
+    info = client.info("server")
+    cfg = client.config_get("hash-max-listpack-*")
+    print(f"redis {info['redis_version']} at {url} ({'private, no persistence' if proc else 'shared'}), {cfg}")
+    print(f"record {record_bytes(128)} bytes per article; bands x rows = "
+          f"{DedupSettings().bands} x {DedupSettings().rows}; live slices {DedupSettings().slices + 1}\n")
+
+    header = (f"{'articles':>9} {'fill s':>7} {'checks/s':>9} {'p50 ms':>7} {'p99 ms':>7} "
+              f"{'copy p50':>8} {'copy p99':>8} {'found':>6} {'server us':>9} {'B/article':>10} {'(MEMORY USAGE)':>14} {'keys':>8}")
+    print(header)
+    try:
+        for n in [int(s) for s in args.sizes.split(",")]:
+            prefix = f"bench-dedup-{uuid.uuid4().hex[:8]}"
+            keys = Keys(prefix)
+            settings = DedupSettings(expected_articles=n)
+            index = DedupIndex(client, keys, settings)
+            t_end = int(time.time() * 1000)
+            client.memory_purge() if proc else None
+            before = client.info("memory")["used_memory"]
+            fill_rng = np.random.default_rng(args.seed + n)
+            fill_s = fill(client, index, settings, n, t_end, fill_rng)
+            after = client.info("memory")["used_memory"]
+            nkeys, usage = prefix_memory(client, f"{keys.dedup_base}:*")
+            # the first articles of the fill, to copy: regenerate them from the same seed
+            seed_values = random_signatures(np.random.default_rng(args.seed + n), min(n, 500), settings.num_perm)
+            client.config_resetstat()
+            lat = time_checks(index, settings, n, args.checks, t_end, rng, seed_values)
+            new, copy = lat["new"], lat["copy"]
+            server_us = client.info("commandstats").get("cmdstat_evalsha", {}).get("usec_per_call", float("nan"))
+            rate = len(new) / (sum(new) / 1000)
+            per_article = (after - before) / n if proc else float("nan")
+            print(f"{n:>9,} {fill_s:>7.1f} {rate:>9,.0f} {pct(new, .5):>7.3f} {pct(new, .99):>7.3f} "
+                  f"{pct(copy, .5):>8.3f} {pct(copy, .99):>8.3f} {lat['copies_found'][0]:>6.0%} {server_us:>9.1f} "
+                  f"{per_article:>10,.0f} {usage / n:>14,.0f} {nkeys:>8,}", flush=True)
+            delete_prefix(client, f"{prefix}:*")
+    finally:
+        if proc:
+            proc.terminate()
+            proc.wait(timeout=10)
+        tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()
