@@ -113,15 +113,18 @@ def test_a_publish_that_fails_after_dedup_is_retried_without_a_second_event(sett
     doc = InputDocument("pubfail0000001", "file", "seed.txt", seed_paths()[0].read_bytes(), run_id="pf")
     with pytest.raises(redis.ConnectionError):
         pipeline.process(doc)
-    assert client.exists(keys.dedup_outcome(doc.doc_id)), "dedup state was written before the failure"
     assert client.xlen(keys.articles) == 0
+    # the dedup state was written before the failure: a copy from another input is now a duplicate
+    other = Pipeline(client, settings)
+    probe = other.process(InputDocument("pubfailcopy001", "file", "copy.txt", seed_paths()[0].read_bytes(), run_id="pf2"))
+    assert (probe.status, probe.duplicate_of) == ("duplicate", doc.doc_id)
     first = pipeline.process(doc)  # the retry
     assert first.status == "article"
     again = pipeline.process(doc)  # a redelivery after a crash between publish and ack
     assert again.status == "article" and again.thread_id == first.thread_id
     assert client.xlen(keys.articles) == 1
     assert client.xlen(keys.threads_stream) == 1
-    assert client.xlen(keys.duplicates) == 0
+    assert client.xlen(keys.duplicates) == 1  # the probe's, and nothing else
 
 
 def test_redis_restarted_during_a_replay_loses_no_input(tmp_path, prefix):
