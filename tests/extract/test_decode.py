@@ -55,3 +55,18 @@ def test_undecodable_is_a_permanent_error():
         decode_body(raw, max_bytes=MAX)
     except (UndecodableText, NotText):
         pass
+
+
+def test_a_registration_wall_is_not_an_article():
+    wall = ("Oil to outperform TAKE A FREE TRIAL Registered users can read up to 3 reports. Enter your details "
+            "below for immediate access. Note our system only accepts work email addresses. The password for your "
+            "account must be at least 8 characters long. Email address First Name Last Name Organisation Job Title")
+    with pytest.raises(NoContent, match="registration or paywall"):
+        extract_document(wall.encode(), uri="wall.txt", max_bytes=MAX, min_words=20)
+
+
+def test_an_article_ending_in_a_signup_box_is_kept():
+    from tests.conftest import seed_paths
+
+    body = seed_paths()[0].read_text() + "\nRegister now\nEmail address\nFirst name\nPassword\n"
+    assert extract_document(body.encode(), uri="x.txt", max_bytes=MAX, min_words=20).word_count > 300

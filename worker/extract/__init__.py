@@ -37,6 +37,25 @@ def check_prose(text: str, *, min_words: int, max_words: int) -> None:
     needed = min(40, int(3 * len(sample.split()) ** 0.5))
     if distinct < needed or len(alpha) < 0.5 * len(sample.split()):
         raise NoContent(f"not prose: {distinct} distinct words in {len(sample.split())} tokens (data, code or repeated text)")
+    walls = {m.group(0).lower() for m in _ACCESS_WALL.finditer(sample)}
+    if len(walls) >= _WALL_SIGNALS and len(words) < _WALL_MAX_WORDS:
+        raise NoContent(f"a registration or paywall page, not the article ({', '.join(sorted(walls)[:4])} ...)")
+
+
+#: phrases of registration, login and paywall pages ("TAKE A FREE TRIAL ... Email address First
+#: Name"). Such a page in front of different articles is the same text each time: published, it
+#: would be a false duplicate (seen on SemEval-2022 pairs) and carries no news.
+_ACCESS_WALL = re.compile(
+    r"register now|registered users|by registering|create (?:an|your) account|free trial|"
+    r"enter your (?:details|email)|email address|first name|last name|password|sign in to|log in to|"
+    r"already (?:a subscriber|have an account)|subscribe (?:now|to (?:continue|read))|to continue reading|"
+    r"activate your account|print subscriber|this (?:article|content) is (?:for|available to) (?:subscribers|members)",
+    re.IGNORECASE,
+)
+#: distinct wall phrases that make a page a wall, and the length above which a page is an
+#: article that merely ends with a sign-up box
+_WALL_SIGNALS = 3
+_WALL_MAX_WORDS = 400
 
 
 def extract_document(
