@@ -76,6 +76,7 @@ def _worker_env(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
     env["REDIS_URL"] = settings.redis_url or ""
     env["STORYLINE_PREFIX"] = settings.prefix
+    env["STORYLINE_METRICS_PORT"] = str(settings.metrics_port)
     return env
 
 
@@ -214,15 +215,39 @@ def _wait_for_run(client: redis.Redis, run_key: str, total: int, procs: list, ti
 def worker(
     concurrency: int = typer.Option(os.cpu_count() or 1, "--concurrency", "-c", help="Worker processes."),
     loglevel: str = typer.Option("INFO", "--loglevel", "-l", help="Celery log level."),
+    metrics_port: int | None = typer.Option(None, "--metrics-port", help="Serve Prometheus metrics on this port (default: $STORYLINE_METRICS_PORT; 0 = off)."),
     redis_url: str | None = RedisOpt, prefix: str | None = PrefixOpt, data_dir: str | None = DataDirOpt,
 ) -> None:
     """Run a Celery worker that processes ingest tasks (scale out by running more, anywhere)."""
-    with _redis(_settings(redis_url, prefix, data_dir)) as (settings, _embedded):
+    base = _settings(redis_url, prefix, data_dir).with_overrides(metrics_port=metrics_port)
+    with _redis(base) as (settings, _embedded), _metrics_dir(settings.metrics_port):
         proc = start_worker_process(settings, concurrency, loglevel)
+        # SIGTERM (systemd, Kubernetes, docker stop) reaches this process only: pass it on so the
+        # Celery worker shuts down warm (finishes its tasks) instead of being orphaned
+        signal.signal(signal.SIGTERM, lambda *_: os.killpg(proc.pid, signal.SIGTERM) if proc.poll() is None else None)
         try:
             raise typer.Exit(proc.wait())
         except KeyboardInterrupt:
             stop_worker_process(proc)
+
+
+@contextmanager
+def _metrics_dir(metrics_port: int) -> Iterator[None]:
+    """PROMETHEUS_MULTIPROC_DIR for the worker's pool processes (see worker/metrics.py): the one
+    given in the environment, else a fresh temporary directory removed afterwards."""
+    if metrics_port <= 0 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        yield
+        return
+    import shutil
+    import tempfile
+
+    path = tempfile.mkdtemp(prefix="storyline-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path  # inherited by the worker subprocess only
+    try:
+        yield
+    finally:
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @app.command()
