@@ -171,7 +171,7 @@ def print_event(entry_type: str, event: dict[str, Any]) -> None:
     print(json.dumps(summary), flush=True)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--redis", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"), help="Redis URL (default: $REDIS_URL)")
     parser.add_argument("--prefix", default=os.environ.get("STORYLINE_PREFIX", "storyline"), help="Storyline's key prefix (default: $STORYLINE_PREFIX)")
@@ -183,7 +183,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-idle-ms", type=int, default=60_000, help="Reclaim entries pending this long, in ms")
     parser.add_argument("--max-deliveries", type=int, default=5)
     parser.add_argument("--schemas", type=Path, default=SCHEMA_DIR, help="Folder of the JSON Schemas")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
 
     client = redis.Redis.from_url(args.redis)
     consumer = StreamConsumer(client, f"{args.prefix}:{args.stream}", args.group, args.consumer,
