@@ -113,6 +113,12 @@ class Keys:
     def run(self, run_id: str) -> str:
         return f"{self.prefix}:run:{run_id}"
 
+    # -- dead letters -----------------------------------------------------------------------
+    @property
+    def requeued(self) -> str:
+        """Hash dead-letter event id -> doc id of the input requeued from it (requeue once)."""
+        return f"{self.prefix}:dl:requeued"
+
     def pattern(self) -> str:
         """Glob matching every key under this prefix (for tests and reset)."""
         return f"{self.prefix}:*"
