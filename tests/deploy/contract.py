@@ -16,9 +16,10 @@ from worker.cli import app as cli_app
 from worker.settings import Settings
 
 #: commands the deployment files may name before they exist in worker/cli.py.
-#: `beat` (the feed-polling scheduler) is being added on another branch right now; remove it
-#: from this set once that branch is merged, so the check covers it too.
-PENDING_COMMANDS = {"beat"}
+#: `beat` (the feed-polling scheduler) and `consume` (the request-stream consumer) are being
+#: added on the sources branch right now; remove them from this set once it is merged, so the
+#: check covers them too.
+PENDING_COMMANDS = {"beat", "consume"}
 
 #: variables in the deployment files that are not Storyline settings, and who reads them
 FOREIGN_ENV = {

@@ -27,7 +27,7 @@ def _storyline_services(compose: dict) -> dict[str, dict]:
 
 
 def test_compose_runs_redis_worker_beat_flower_and_the_example_consumer(compose):
-    assert set(compose["services"]) == {"redis", "worker", "beat", "flower", "consumer"}
+    assert set(compose["services"]) == {"redis", "worker", "beat", "requests", "flower", "consumer"}
 
 
 def test_redis_keeps_an_append_only_file_and_never_evicts(compose):

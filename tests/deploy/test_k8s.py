@@ -58,7 +58,7 @@ def test_worker_and_beat_run_the_image_non_root_with_real_commands(manifests):
     version = re.search(r'^version = "(.+)"', (ROOT / "pyproject.toml").read_text(), re.M).group(1)
     dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
     uid = int(re.search(r"^USER (\d+)", dockerfile, re.M).group(1))
-    for name in ("storyline-worker", "storyline-beat"):
+    for name in ("storyline-worker", "storyline-beat", "storyline-consume"):
         deployment = manifests[("Deployment", name)]
         container = _container(deployment)
         assert container["image"] == f"storyline:{version}"
@@ -69,7 +69,7 @@ def test_worker_and_beat_run_the_image_non_root_with_real_commands(manifests):
 
 
 def test_environment_from_configmap_and_secret_names_real_settings(manifests, monkeypatch):
-    for name in ("storyline-worker", "storyline-beat"):
+    for name in ("storyline-worker", "storyline-beat", "storyline-consume"):
         env = _pod_env(manifests, manifests[("Deployment", name)])
         check_environment(env)
         settings = apply_environment({k: v for k, v in env.items() if k not in FOREIGN_ENV}, monkeypatch)

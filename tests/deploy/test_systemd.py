@@ -28,10 +28,10 @@ def _env_file() -> dict[str, str]:
     return dict(line.split("=", 1) for line in lines if line.strip() and not line.startswith("#"))
 
 
-UNITS = ["storyline-worker@.service", "storyline-beat.service", "storyline-consumer.service"]
+UNITS = ["storyline-worker@.service", "storyline-beat.service", "storyline-consume.service", "storyline-consumer.service"]
 
 
-def test_the_units_are_a_worker_template_a_beat_and_a_consumer():
+def test_the_units_are_a_worker_template_a_beat_the_request_consumer_and_the_example_consumer():
     assert sorted(p.name for p in SYSTEMD.glob("*.service")) == sorted(UNITS)
 
 
