@@ -76,6 +76,7 @@ def _worker_env(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
     env["REDIS_URL"] = settings.redis_url or ""
     env["STORYLINE_PREFIX"] = settings.prefix
+    env["STORYLINE_METRICS_PORT"] = str(settings.metrics_port)
     return env
 
 
@@ -214,15 +215,39 @@ def _wait_for_run(client: redis.Redis, run_key: str, total: int, procs: list, ti
 def worker(
     concurrency: int = typer.Option(os.cpu_count() or 1, "--concurrency", "-c", help="Worker processes."),
     loglevel: str = typer.Option("INFO", "--loglevel", "-l", help="Celery log level."),
+    metrics_port: int | None = typer.Option(None, "--metrics-port", help="Serve Prometheus metrics on this port (default: $STORYLINE_METRICS_PORT; 0 = off)."),
     redis_url: str | None = RedisOpt, prefix: str | None = PrefixOpt, data_dir: str | None = DataDirOpt,
 ) -> None:
     """Run a Celery worker that processes ingest tasks (scale out by running more, anywhere)."""
-    with _redis(_settings(redis_url, prefix, data_dir)) as (settings, _embedded):
+    base = _settings(redis_url, prefix, data_dir).with_overrides(metrics_port=metrics_port)
+    with _redis(base) as (settings, _embedded), _metrics_dir(settings.metrics_port):
         proc = start_worker_process(settings, concurrency, loglevel)
+        # SIGTERM (systemd, Kubernetes, docker stop) reaches this process only: pass it on so the
+        # Celery worker shuts down warm (finishes its tasks) instead of being orphaned
+        signal.signal(signal.SIGTERM, lambda *_: os.killpg(proc.pid, signal.SIGTERM) if proc.poll() is None else None)
         try:
             raise typer.Exit(proc.wait())
         except KeyboardInterrupt:
             stop_worker_process(proc)
+
+
+@contextmanager
+def _metrics_dir(metrics_port: int) -> Iterator[None]:
+    """PROMETHEUS_MULTIPROC_DIR for the worker's pool processes (see worker/metrics.py): the one
+    given in the environment, else a fresh temporary directory removed afterwards."""
+    if metrics_port <= 0 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        yield
+        return
+    import shutil
+    import tempfile
+
+    path = tempfile.mkdtemp(prefix="storyline-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path  # inherited by the worker subprocess only
+    try:
+        yield
+    finally:
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @app.command()
@@ -310,6 +335,65 @@ def doctor(
         table.add_row(marks[f.level], f.check, f.detail)
     Console().print(table)
     if any(f.level == "error" for f in findings):
+        raise typer.Exit(1)
+
+
+dead_letters_app = typer.Typer(help="Inputs that could not be used: list them, requeue the ones whose file can be read again.",
+                               no_args_is_help=True)
+app.add_typer(dead_letters_app, name="dead-letters")
+
+
+@dead_letters_app.command("list")
+def dead_letters_list(
+    count: int = typer.Option(50, "--count", "-n", help="How many, newest first."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per line instead of a table."),
+    redis_url: str | None = RedisOpt, prefix: str | None = PrefixOpt, data_dir: str | None = DataDirOpt,
+) -> None:
+    """The newest dead letters: source, stage, error type, message, and what each was requeued as."""
+    from worker import deadletters
+
+    with _redis(_settings(redis_url, prefix, data_dir)) as (settings, _embedded):
+        entries = deadletters.latest(_client(settings), Keys(settings.prefix), count)
+    if as_json:
+        for e in entries:
+            print(json.dumps({**e.event, "entry_id": e.entry_id, "requeued_as": e.requeued_as}))
+        return
+    table = Table(title=f"dead letters (newest {len(entries)})")
+    for col in ("event id", "when", "source", "stage", "error", "message", "requeued as"):
+        table.add_column(col)
+    for e in entries:
+        ev = e.event
+        table.add_row(ev["event_id"], ev["occurred_at"][:19], ev["source"]["uri"], ev["stage"], ev["error_type"],
+                      ev["message"][:80], e.requeued_as or "")
+    Console().print(table)
+
+
+@dead_letters_app.command("requeue")
+def dead_letters_requeue(
+    event_ids: list[str] = typer.Argument(None, help="Event ids (from `storyline dead-letters list`)."),
+    every: bool = typer.Option(False, "--all", help="Every dead letter not requeued yet (with --error-type: of that type)."),
+    error_type: str | None = typer.Option(None, "--error-type", help="Only dead letters of this error type."),
+    force: bool = typer.Option(False, "--force", help="Requeue even if requeued before."),
+    redis_url: str | None = RedisOpt, prefix: str | None = PrefixOpt, data_dir: str | None = DataDirOpt,
+) -> None:
+    """Send dead-lettered file inputs back to the workers (the file is read again, here); prints
+    one JSON line per dead letter: requeued (with its new doc id) or skipped (with why)."""
+    from worker import deadletters
+    from worker.app import create_app
+
+    if not event_ids and not every:
+        console.print("[red]error:[/] name event ids, or pass --all")
+        raise typer.Exit(2)
+    with _redis(_settings(redis_url, prefix, data_dir)) as (settings, _embedded):
+        client = _client(settings)
+        entries = deadletters.find(client, Keys(settings.prefix), None if every else set(event_ids), error_type)
+        run_id = uuid.uuid4().hex[:12]
+        results = deadletters.requeue(client, create_app(settings), settings, entries, run_id=run_id, force=force)
+    for event_id in (event_ids or []):
+        results.setdefault(event_id, {"status": "skipped", "reason": "no such dead letter"})
+    for event_id, result in results.items():
+        print(json.dumps({"event_id": event_id, **result, "run_id": run_id}))
+    if event_ids and any(r["status"] != "requeued" for r in results.values()):
         raise typer.Exit(1)
 
 

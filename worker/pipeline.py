@@ -96,9 +96,14 @@ class Pipeline:
         start = time.perf_counter()
         try:
             yield
-        except StorylineError as exc:
-            if not hasattr(exc, "stage"):
+        except Exception as exc:
+            if isinstance(exc, StorylineError) and not hasattr(exc, "stage"):
                 exc.stage = name  # type: ignore[attr-defined]
+            # the stages that ran before the failure, for metrics (filled in by `finally`)
+            if not hasattr(exc, "timings_ms"):
+                exc.timings_ms = timings  # type: ignore[attr-defined]
+            if not hasattr(exc, "failed_stage"):
+                exc.failed_stage = name  # type: ignore[attr-defined]
             raise
         finally:
             timings[name] = (time.perf_counter() - start) * 1000.0

@@ -9,10 +9,11 @@ import redis
 import structlog
 from celery import Celery, Task, current_app, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import worker_process_init
+from celery.signals import worker_init, worker_process_init
 
 from worker.errors import PermanentError, TransientError
 from worker.logs import configure_logging
+from worker import metrics
 from worker.pipeline import InputDocument, Pipeline
 from worker.store.client import connect
 
@@ -31,6 +32,16 @@ def get_pipeline(app: Celery) -> Pipeline:
         pipeline = Pipeline(connect(settings.redis_url), settings)
         app._storyline_pipeline = pipeline  # type: ignore[attr-defined]
     return pipeline
+
+
+@worker_init.connect
+def _init_main_process(sender: Any = None, **_: Any) -> None:
+    """In the Celery main process: our log format, and the metrics endpoint (before the pool forks)."""
+    settings = getattr(sender.app.conf, "storyline_settings", None) if sender is not None else None
+    if settings is None:
+        return
+    configure_logging(settings.log_level, settings.json_logs)
+    metrics.serve_from_worker(sender)
 
 
 @worker_process_init.connect
@@ -75,7 +86,15 @@ def ingest(self: Task, message: dict[str, Any]) -> dict[str, Any]:
         # Redis went away outside the stages (counting attempts, writing a dead letter): the
         # input is not finished, so it goes back to the queue rather than being dropped
         log.warning("retry", error=str(exc), error_type=type(exc).__name__)
+        metrics.record_retry(type(exc).__name__, getattr(exc, "timings_ms", {}), _stage_of(exc))
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries + 1)) from None
+    finally:
+        structlog.contextvars.clear_contextvars()  # the next task in this process starts clean
+
+
+def _stage_of(exc: BaseException) -> str | None:
+    """The stage that raised (set by Pipeline._stage), for metrics."""
+    return getattr(exc, "stage", None) or getattr(exc, "failed_stage", None)
 
 
 def _ingest(self: Task, message: dict[str, Any]) -> dict[str, Any]:
@@ -90,6 +109,10 @@ def _ingest(self: Task, message: dict[str, Any]) -> dict[str, Any]:
         pipe.incr(pipeline.keys.attempts(doc.doc_id))
         pipe.expire(pipeline.keys.attempts(doc.doc_id), ATTEMPTS_TTL_SECONDS)
         attempts = pipe.execute()[0]
+    # every log line of this input, in any stage, carries its ids (the input's id is also the
+    # article_id of the article or duplicate it becomes)
+    structlog.contextvars.bind_contextvars(doc_id=doc.doc_id, article_id=doc.doc_id, source=doc.uri,
+                                           source_kind=doc.source_kind, attempt=attempts)
     bound = log.bind(doc_id=doc.doc_id, source=doc.uri, attempt=attempts)
     try:
         if attempts > max_attempts:
@@ -97,22 +120,30 @@ def _ingest(self: Task, message: dict[str, Any]) -> dict[str, Any]:
         outcome = pipeline.process(doc)
     except PermanentError as exc:
         outcome = pipeline.dead_letter(doc, exc, attempts)
+        metrics.record_outcome("dead_letter", getattr(exc, "timings_ms", {}), stage=_stage_of(exc), error_type=exc.code)
         bound.warning("dead_letter", error_type=exc.code, reason=str(exc))
-    except SoftTimeLimitExceeded:
+    except SoftTimeLimitExceeded as exc:
         outcome = pipeline.dead_letter(doc, TransientError("processing took longer than the task time limit"), attempts,
                                        stage="extract")
+        metrics.record_outcome("dead_letter", getattr(exc, "timings_ms", {}), stage=_stage_of(exc), error_type="timeout")
         bound.warning("dead_letter", error_type="timeout")
     except RETRYABLE as exc:  # an outage: retry with backoff, then dead-letter
         if attempts >= max_attempts:
             outcome = pipeline.dead_letter(doc, exc, attempts)
+            metrics.record_outcome("dead_letter", getattr(exc, "timings_ms", {}), stage=_stage_of(exc),
+                                   error_type=outcome.error_type)
             bound.error("dead_letter", error_type=getattr(exc, "code", type(exc).__name__), reason=str(exc))
         else:
+            metrics.record_retry(getattr(exc, "code", type(exc).__name__), getattr(exc, "timings_ms", {}), _stage_of(exc))
             bound.warning("retry", error=str(exc), error_type=type(exc).__name__)
             raise self.retry(exc=exc, countdown=_backoff(attempts)) from None
     except Exception as exc:  # a bug, not an outage: retrying cannot help; keep the input for reprocessing
         outcome = pipeline.dead_letter(doc, exc, attempts)
+        metrics.record_outcome("dead_letter", getattr(exc, "timings_ms", {}), stage=_stage_of(exc),
+                               error_type=outcome.error_type)
         bound.exception("dead_letter", error_type=f"internal:{type(exc).__name__}", reason=str(exc))
     else:
+        metrics.record_outcome(outcome.status, outcome.timings_ms)
         bound.info(outcome.status, article_id=outcome.article_id, duplicate_of=outcome.duplicate_of,
                    thread_id=outcome.thread_id, **{f"ms_{k}": round(v, 2) for k, v in outcome.timings_ms.items()})
     return {"doc_id": outcome.doc_id, "status": outcome.status}

@@ -180,6 +180,12 @@ class Keys:
         """Key prefix of celery-redbeat: entries are this + name, plus ``:schedule`` and ``:lock``."""
         return f"{self.prefix}:redbeat:"
 
+    # -- dead letters -----------------------------------------------------------------------
+    @property
+    def requeued(self) -> str:
+        """Hash dead-letter event id -> doc id of the input requeued from it (requeue once)."""
+        return f"{self.prefix}:dl:requeued"
+
     def pattern(self) -> str:
         """Glob matching every key under this prefix (for tests and reset)."""
         return f"{self.prefix}:*"
