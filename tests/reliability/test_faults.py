@@ -145,10 +145,13 @@ def test_redis_restarted_during_a_replay_loses_no_input(tmp_path, prefix):
         (inputs / f"copy{i}.txt").write_text(p.read_text().replace("’", "'"))
     for i in range(20):
         (inputs / f"long{i:02d}.html").write_bytes(slow_article(100 + i)[:40_000] + b"</p></article></body></html>")
+    # a task whose ack is lost while Redis is down stays unacknowledged and is redelivered after
+    # the visibility timeout: 15 s here (at most ~2 minutes with kombu's restore scan), not 20 min
+    env = {**os.environ, "STORYLINE_VISIBILITY_TIMEOUT": "15"}
     replay = subprocess.Popen(
         [sys.executable, "-m", "worker.cli", "replay", str(inputs), "--json", "--redis", url, "--prefix", prefix,
          "--workers", "1", "-c", "2"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )
     try:
         _wait_for(lambda: _hlen_runs(client, prefix) >= 5, 120, "the replay to get going")
