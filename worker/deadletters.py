@@ -2,8 +2,10 @@
 
 A dead-letter event keeps where an input came from (``source``), not its bytes, so an input can
 be requeued when its source can be read again: a file path (read anew on the machine running the
-command). URLs are re-submitted through the request stream (``storyline submit URL``) and
-feed entries come back with their feed's next poll, so for those this module only says so.
+command). URLs are re-submitted through the request stream (``storyline submit URL``). A feed
+that failed is polled again on its schedule anyway, but an entry of it is not taken again while
+its guid and link are remembered (``feeds.seen_ttl_seconds``), and a request that failed before it
+became an input kept no body: for those this module only says what to do.
 A requeued input gets a new doc id (a fresh attempt count) and the event id -> doc id pair is
 recorded, so the same dead letter is not requeued twice by accident.
 """
@@ -81,8 +83,13 @@ def requeue(client: redis.Redis, celery_app: Any, settings: Settings, entries: l
         if source["kind"] == "url":
             results[event_id] = {"status": "skipped", "reason": f"a URL: re-submit it with `storyline submit {source['uri']}`"}
             continue
+        if source["kind"] == "feed":
+            results[event_id] = {"status": "skipped", "reason": "a feed input: its body was not kept. A failed feed is "
+                                 "polled again on its schedule; an entry is not taken again while its guid and link are "
+                                 "remembered: `storyline submit` its link to fetch the page"}
+            continue
         if source["kind"] != "file":
-            results[event_id] = {"status": "skipped", "reason": f"a {source['kind']} input: its body was not kept; it comes back from its source"}
+            results[event_id] = {"status": "skipped", "reason": f"a {source['kind']} input: its body was not kept; submit it again (`storyline submit`)"}
             continue
         try:
             body = read_file(Path(source["uri"]), max_bytes=settings.limits.max_bytes)

@@ -35,6 +35,7 @@ class DedupSettings(BaseModel):
     #: (rows=2) are cheaper than the classic 20 x 4 and find truncated copies more often
     #: (20 x 4 gives 0.73 at J=0.5, 0.94 at J=0.6).
     bands: int = 8
+    #: 16-bit MinHash values per LSH band (see bands); bands x rows may not exceed num_perm
     rows: int = 2
     #: words per shingle
     shingle_size: int = 5
@@ -134,6 +135,8 @@ class FetchSettings(BaseModel):
         "application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/xml", "text/xml",
         "application/feed+json", "application/json", "text/html", "text/plain", "application/octet-stream",
     ]
+    #: User-Agent header of every fetch (pages, feeds, robots.txt); robots.txt rules are matched
+    #: against the product token "Storyline" whatever this says
     user_agent: str = "Storyline/0.1 (news ingest; +https://example.invalid/storyline)"
     #: let fetches reach loopback, private, link-local and other non-public addresses. Off in
     #: production: on, any submitted URL could probe the internal network or cloud metadata
