@@ -5,6 +5,8 @@ scrapinghub/article-extraction-benchmark, MIT) with that benchmark's own metric,
 
 - Storyline's HTML path (``worker.extract.extract_document``, as the pipeline calls it, so
   with its prose gate), and its HTML extraction alone (``extract_html``, "storyline-html");
+- the pipeline path without the readability second opinion ("storyline-fast",
+  ``STORYLINE_EXTRACT__SECOND_OPINION=false``);
 - plain trafilatura (``trafilatura.extract(html)`` with its default settings);
 
 and prints precision, recall and F1 of each side by side, with the median milliseconds per
@@ -118,6 +120,17 @@ def storyline_html_body(raw: bytes, url: str | None) -> str:
     return article.text if article else ""
 
 
+def storyline_fast_body(raw: bytes, url: str | None) -> str:
+    """Storyline's pipeline path with ``STORYLINE_EXTRACT__SECOND_OPINION=false``: trafilatura
+    alone, plus Storyline's metadata and chrome-line removal."""
+    try:
+        article = extract_document(raw, uri="page.html", url=url, content_type="text/html; charset=utf-8",
+                                   max_bytes=MAX_BYTES, min_words=1, second_opinion=False)
+    except PermanentError:
+        return ""
+    return article.text
+
+
 def trafilatura_body(raw: bytes, url: str | None) -> str:
     """Plain trafilatura, default settings (the benchmark's trafilatura run passes the HTML only)."""
     return trafilatura.extract(raw.decode("utf-8")) or ""
@@ -138,7 +151,8 @@ def main() -> None:
 
     truth = json.loads((DATA / "ground-truth.json").read_text(encoding="utf-8"))
     ids = sorted(truth)[: args.limit or None]
-    names = {"storyline": storyline_body, "storyline-html": storyline_html_body, "trafilatura": trafilatura_body}
+    names = {"storyline": storyline_body, "storyline-html": storyline_html_body,
+             "storyline-fast": storyline_fast_body, "trafilatura": trafilatura_body}
     scores: dict[str, list[tuple[float, float, float]]] = {n: [] for n in names}
     times: dict[str, list[float]] = {n: [] for n in names}
     for page_id in ids:

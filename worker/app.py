@@ -51,7 +51,10 @@ def create_app(settings: Settings) -> Celery:
         worker_max_tasks_per_child=2000,
         # a worker is recycled past this resident size, in KiB (1.5 GiB)
         worker_max_memory_per_child=1_500_000,
-        worker_send_task_events=True,
+        # no task events by default: three event messages per task cost 8% of one worker's
+        # throughput (bench/pipeline.py); Flower turns them on at run time (enable_events), and
+        # `celery -A worker.app control enable_events` does for any other monitor
+        worker_send_task_events=False,
         task_send_sent_event=False,
         # feed polls are scheduled by celery-redbeat: the schedule lives in Redis (it survives
         # restarts and `feeds add` edits it), and its lock lets one beat of many send each poll

@@ -120,6 +120,7 @@ class Pipeline:
                 doc.body, uri=doc.uri, url=doc.url, content_type=doc.content_type,
                 max_bytes=limits.max_bytes, min_words=limits.min_words, max_words=limits.max_words,
                 learned_chrome=(lambda lines: self.site_chrome.check_and_record(site, doc.doc_id, lines)) if site else None,
+                second_opinion=self.settings.extract.second_opinion,
             )
         with self._stage("dedup", timings):
             norm = normalise(article.text)

@@ -68,11 +68,13 @@ def extract_document(
     min_words: int,
     max_words: int = 50_000,
     learned_chrome: LearnedChrome | None = None,
+    second_opinion: bool = True,
 ) -> ExtractedArticle:
     """Decode and extract one input. HTML goes to trafilatura, anything else to the scrape cleaner.
 
     ``learned_chrome`` (optional) is asked which of the page's lines its site's other pages
     have shown to be chrome: the scrape's lines for plain text, the body's paragraphs for HTML.
+    ``second_opinion``: ask readability too for HTML (see ``extract_html``).
     """
     charset = None
     if content_type and "charset=" in content_type:
@@ -82,7 +84,7 @@ def extract_document(
         not uri.lower().endswith(".txt") and looks_like_html(text)
     )
     if is_html:
-        article = extract_html(text, url=url, learned_chrome=learned_chrome)
+        article = extract_html(text, url=url, learned_chrome=learned_chrome, second_opinion=second_opinion)
         if article is None:
             raise NoContent("trafilatura found no article text in this HTML page")
     else:
