@@ -84,3 +84,42 @@ def replay(folder: Path, settings: Settings) -> tuple[dict, float]:
     if run.returncode != 0:
         raise RuntimeError(run.stderr[-2000:])
     return json.loads(run.stdout), wall
+
+
+def drain(folder: Path, settings: Settings, workers: Workers) -> tuple[dict, float]:
+    """Worker throughput: fill the queue with every file of ``folder`` (as `storyline replay`
+    sends them) while the running ``workers`` are told not to consume, then let them consume
+    and time until every input has an outcome. Submission (reading, encoding and sending 100+
+    MiB from this process, which on two cores competes with the workers) and process start-up
+    are kept out of the figure; (summary, seconds from "consume" to the last outcome)."""
+    from worker.cli import summarise
+    from worker.pipeline import InputDocument
+    from worker.sources.files import content_type_for, expand_paths, read_file
+    from worker.store.keys import Keys
+    from worker.tasks import encode_document
+
+    app = create_app(settings)
+    keys = Keys(settings.prefix)
+    client = redis.Redis.from_url(settings.redis_url)
+    app.control.cancel_consumer(keys.queue, reply=True, timeout=10)
+    run_id = uuid.uuid4().hex[:12]
+    files = expand_paths([folder])
+    with app.producer_or_acquire() as producer:
+        for path in files:
+            doc_id = uuid.uuid4().hex[:16]
+            doc = InputDocument(doc_id, "file", str(path), read_file(path, max_bytes=settings.limits.max_bytes),
+                                content_type=content_type_for(path), run_id=run_id)
+            app.send_task("storyline.ingest", args=[encode_document(doc)], queue=keys.queue, task_id=doc_id,
+                          producer=producer)
+    run_key = keys.run(run_id)
+    start = time.perf_counter()
+    app.control.add_consumer(keys.queue, reply=True, timeout=10)
+    last, last_change = -1, time.monotonic()
+    while (done := client.hlen(run_key)) < len(files):
+        if done != last:
+            last, last_change = done, time.monotonic()
+        elif time.monotonic() - last_change > 300:
+            raise RuntimeError(f"stalled at {done}/{len(files)} outcomes")
+        time.sleep(0.05)
+    wall = time.perf_counter() - start
+    return summarise([json.loads(v) for v in client.hvals(run_key)]), wall

@@ -6,14 +6,20 @@ Prints:
   Storyline's whole extract stage alone (decode, trafilatura with metadata, readability second
   opinion, language, prose gate; the scrape cleaner for text);
 - ms per stage (read, extract, dedup, thread, publish), from the pipeline run in-process;
-- end-to-end docs/s through Celery with 1 and with 2 worker processes, and the ratios.
+- end-to-end docs/s through Celery with 1 and with 2 worker processes, and the ratios: the
+  queue is filled first (as `storyline replay` fills it) while the workers are told not to
+  consume, then timed from "consume" to the last input's outcome (``_harness.drain``);
+- the same for 1 worker process with the readability second opinion off
+  (``STORYLINE_EXTRACT__SECOND_OPINION=false``), against its own extract stage and bare
+  trafilatura.
 
-    .venv/bin/python bench/pipeline.py [--count 5000] [--skip-two]
+    .venv/bin/python bench/pipeline.py [--count 5000] [--skip-two] [--skip-fast]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -25,17 +31,14 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._harness import Workers, drop_prefix, fresh_settings, redis_url, replay  # noqa: E402
+from bench._harness import Workers, drain, drop_prefix, fresh_settings, redis_url  # noqa: E402
 from bench.corpus import build  # noqa: E402
 
 
-def bare_extraction(files: list[Path]) -> tuple[float, float]:
-    """(docs/s of Storyline's extract stage alone, docs/s of plain trafilatura.extract), one process."""
-    import trafilatura
-
+def extract_stage(files: list[Path], *, second_opinion: bool = True) -> float:
+    """docs/s of Storyline's extract stage alone, one process."""
     from worker.errors import StorylineError
     from worker.extract import extract_document
-    from worker.extract.text import clean_scrape
     from worker.settings import LimitSettings
 
     limits = LimitSettings()
@@ -44,10 +47,21 @@ def bare_extraction(files: list[Path]) -> tuple[float, float]:
     for f, raw in bodies:
         try:
             extract_document(raw, uri=str(f), content_type="text/html" if f.suffix == ".html" else None,
-                             max_bytes=limits.max_bytes, min_words=limits.min_words, max_words=limits.max_words)
+                             max_bytes=limits.max_bytes, min_words=limits.min_words, max_words=limits.max_words,
+                             second_opinion=second_opinion)
         except StorylineError:
             continue
-    ours = len(bodies) / (time.perf_counter() - start)
+    return len(bodies) / (time.perf_counter() - start)
+
+
+def bare_extraction(files: list[Path]) -> tuple[float, float]:
+    """(docs/s of Storyline's extract stage alone, docs/s of plain trafilatura.extract), one process."""
+    import trafilatura
+
+    from worker.extract.text import clean_scrape
+
+    ours = extract_stage(files)
+    bodies = [(f, f.read_bytes()) for f in files]
     start = time.perf_counter()
     for f, raw in bodies:
         if f.suffix == ".html":
@@ -88,7 +102,7 @@ def end_to_end(folder: Path, url: str, processes: int) -> float:
     settings = fresh_settings(url, f"e2e{processes}")
     workers = Workers(settings, processes)
     try:
-        summary, wall = replay(folder, settings)
+        summary, wall = drain(folder, settings, workers)
     finally:
         workers.stop()
         drop_prefix(url, settings.prefix)
@@ -99,6 +113,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--count", type=int, default=5000)
     ap.add_argument("--skip-two", action="store_true", help="skip the 2-process run")
+    ap.add_argument("--skip-fast", action="store_true", help="skip the run with the second opinion off")
+    ap.add_argument("--stage-docs", type=int, default=1000, help="documents timed stage by stage in-process")
     args = ap.parse_args()
     url = redis_url()
     with tempfile.TemporaryDirectory() as tmp:
@@ -109,7 +125,7 @@ def main() -> None:
         print(f"bare trafilatura.extract, 1 process: {plain:.1f} docs/s")
         print(f"Storyline's extract stage alone (trafilatura + readability second opinion + metadata + "
               f"language), 1 process: {ours:.1f} docs/s")
-        stages = stage_costs(files, url)
+        stages = stage_costs(files[: args.stage_docs], url)
         print("ms per document and stage (in-process pipeline): " + ", ".join(
             f"{k} median {statistics.median(v):.2f} mean {statistics.fmean(v):.2f}" for k, v in stages.items() if v))
         one = end_to_end(folder, url, 1)
@@ -118,6 +134,12 @@ def main() -> None:
         if not args.skip_two:
             two = end_to_end(folder, url, 2)
             print(f"end to end, 2 worker processes: {two:.1f} docs/s = {two / one:.2f}x one process")
+        if not args.skip_fast:
+            os.environ["STORYLINE_EXTRACT__SECOND_OPINION"] = "false"  # read by Settings and the workers
+            fast_alone = extract_stage(files, second_opinion=False)
+            fast = end_to_end(folder, url, 1)
+            print(f"second opinion off: extract stage alone {fast_alone:.1f} docs/s; end to end, 1 worker process: "
+                  f"{fast:.1f} docs/s = {fast / plain:.0%} of bare trafilatura, {fast / fast_alone:.0%} of the extract stage alone")
 
 
 if __name__ == "__main__":
