@@ -8,7 +8,7 @@ from typing import Any
 import redis
 import structlog
 from celery import Celery, Task, current_app, shared_task
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import Reject, SoftTimeLimitExceeded
 from celery.signals import worker_init, worker_process_init
 
 from worker.errors import PermanentError, TransientError
@@ -19,7 +19,8 @@ from worker.store.client import connect
 
 log = structlog.get_logger("storyline.tasks")
 #: errors worth retrying: our transient errors and the outages of Redis or the network
-RETRYABLE = (TransientError, redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, OSError)
+RETRYABLE = (TransientError, redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError,
+             redis.exceptions.OutOfMemoryError, redis.exceptions.ReadOnlyError, OSError)
 #: how long an input's delivery count is kept, in seconds
 ATTEMPTS_TTL_SECONDS = 7 * 24 * 3600
 
@@ -82,14 +83,22 @@ def ingest(self: Task, message: dict[str, Any]) -> dict[str, Any]:
     dead letter; a redelivered message repeats the same decisions and event ids."""
     try:
         return _ingest(self, message)
-    except (redis.ConnectionError, redis.TimeoutError) as exc:
+    except (redis.RedisError, TransientError) as exc:
         # Redis went away outside the stages (counting attempts, writing a dead letter): the
         # input is not finished, so it goes back to the queue rather than being dropped
         log.warning("retry", error=str(exc), error_type=type(exc).__name__)
         metrics.record_retry(type(exc).__name__, getattr(exc, "timings_ms", {}), _stage_of(exc))
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries + 1)) from None
+        _retry(self, exc, _backoff(self.request.retries + 1))
     finally:
         structlog.contextvars.clear_contextvars()  # the next task in this process starts clean
+
+
+def _retry(self, exc, countdown):
+    try:
+        raise self.retry(exc=exc, countdown=countdown)
+    except Reject as rejected:
+        log.warning("retry_not_sent", error=str(rejected.reason))
+        raise Reject(rejected.reason, requeue=True) from None
 
 
 def _stage_of(exc: BaseException) -> str | None:
@@ -136,7 +145,7 @@ def _ingest(self: Task, message: dict[str, Any]) -> dict[str, Any]:
         else:
             metrics.record_retry(getattr(exc, "code", type(exc).__name__), getattr(exc, "timings_ms", {}), _stage_of(exc))
             bound.warning("retry", error=str(exc), error_type=type(exc).__name__)
-            raise self.retry(exc=exc, countdown=_backoff(attempts)) from None
+            _retry(self, exc, _backoff(attempts))
     except Exception as exc:  # a bug, not an outage: retrying cannot help; keep the input for reprocessing
         outcome = pipeline.dead_letter(doc, exc, attempts)
         metrics.record_outcome("dead_letter", getattr(exc, "timings_ms", {}), stage=_stage_of(exc),
