@@ -11,7 +11,8 @@
         ├── UndecodableText     no encoding gives readable text
         ├── NoContent           extraction found no article (too short, only chrome)
         ├── BadFeed             a feed that cannot be parsed into entries
-        │   └── EmptyFeed       a feed that parses but holds no entries
+        │   ├── EmptyFeed       a feed that parses but holds no entries
+        │   └── FeedTruncated   more new entries than one poll takes (the rest wait, nothing is lost)
         ├── BadRequest          a poison entry on the request stream
         └── FetchRefused        SSRF guard, robots.txt, content type, 4xx
 """
@@ -68,6 +69,10 @@ class BadFeed(PermanentError):
 
 class EmptyFeed(BadFeed):
     code = "empty_feed"
+
+
+class FeedTruncated(BadFeed):
+    code = "feed_truncated"
 
 
 class BadRequest(PermanentError):

@@ -178,7 +178,8 @@ class FeedSettings(BaseModel):
     min_every_seconds: int = 60
     #: longest back-off after repeated failures, in seconds (a day)
     max_backoff_seconds: int = 24 * 3600
-    #: entries taken from one poll (a huge feed is truncated here)
+    #: new entries taken from one poll; a feed with more new entries hands the rest to the next
+    #: polls (fetched in full, without conditional headers, until drained)
     max_entries: int = 500
     #: an entry whose own content has at least this many words is ingested from the feed, not fetched
     full_content_min_words: int = 150

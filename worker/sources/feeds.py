@@ -18,11 +18,15 @@ from typing import Protocol
 
 import redis
 
-from worker.errors import BadFeed, EmptyFeed, PermanentError, StorylineError, TransientError
+from worker.errors import BadFeed, EmptyFeed, FeedTruncated, PermanentError, StorylineError, TransientError
 from worker.pipeline import InputDocument, Pipeline, RUN_TTL_SECONDS
 from worker.settings import FeedSettings
 from worker.sources.rss import FeedEntry, Fetcher, entry_document, normalise_link, poll_feed
 from worker.store.keys import Keys
+
+#: entries read from one feed body; a 10 MiB body (fetch.max_body_bytes) holds at most some
+#: tens of thousands, all already parsed by feedparser, so this only bounds the bookkeeping
+_MAX_PARSED_ENTRIES = 100_000
 
 
 def feed_id_for(url: str) -> str:
@@ -142,17 +146,24 @@ class PollOutcome:
 
 
 def claim_new_entries(client: redis.Redis, keys: Keys, feed_id: str, entries: list[FeedEntry],
-                      ttl_seconds: int) -> list[FeedEntry]:
-    """The entries not seen before, marking all of them seen (SET NX per guid and link). An
-    entry is new only when none of its keys was set already: a known guid, or a link another
-    entry or feed already brought, means it is not fetched again."""
-    pipe = client.pipeline(transaction=False)
+                      ttl_seconds: int, limit: int | None = None) -> tuple[list[FeedEntry], int]:
+    """(the first ``limit`` entries not seen before, marked seen now; how many more new entries
+    were left for a later poll). An entry is new only when none of its keys (guid per feed, link
+    across feeds) was set already: a known guid, or a link another entry or feed already brought,
+    means it is not fetched again. Entries left over are not marked, so the next poll takes them."""
     per_entry = [entry.dedup_keys(feed_id) for entry in entries]
+    pipe = client.pipeline(transaction=False)
     for entry_keys in per_entry:
+        pipe.exists(*[keys.seen_entry(k) for k in entry_keys])
+    unseen = [(e, ks) for (e, ks), known in zip(zip(entries, per_entry), pipe.execute()) if not known]
+    taken = unseen if limit is None else unseen[:limit]
+    # SET NX decides: of two entries of this poll with the same link, only the first is new
+    for _, entry_keys in taken:
         for k in entry_keys:
             pipe.set(keys.seen_entry(k), 1, nx=True, ex=ttl_seconds)
     results = iter(pipe.execute())
-    return [entry for entry, entry_keys in zip(entries, per_entry) if all([next(results) for _ in entry_keys])]
+    new = [entry for entry, entry_keys in taken if all([next(results) for _ in entry_keys])]
+    return new, len(unseen) - len(taken)
 
 
 class FeedPoller:
@@ -199,7 +210,7 @@ class FeedPoller:
         feed_id = state.feed_id
         try:
             result = poll_feed(self.fetcher, state.url, etag=state.etag or None,
-                               last_modified=state.last_modified or None, max_entries=self.settings.max_entries)
+                               last_modified=state.last_modified or None, max_entries=_MAX_PARSED_ENTRIES)
         except StorylineError as exc:
             return self._failed(state, exc)
         except Exception as exc:  # a parser bug must not kill the worker; count and report it
@@ -221,7 +232,19 @@ class FeedPoller:
             self.registry.update(feed_id, last_poll=now, status="empty", error_count=0, backoff_until=0,
                                  entries_last=0, new_last=0, last_error=str(error)[:500], **validators)
             return PollOutcome(feed_id, "dead_letter", error_type=error.code, message=str(error))
-        new = claim_new_entries(self.client, self.keys, feed_id, feed.entries, self.settings.seen_ttl_seconds)
+        new, left = claim_new_entries(self.client, self.keys, feed_id, feed.entries, self.settings.seen_ttl_seconds,
+                                      limit=self.settings.max_entries)
+        if left:
+            # a feed of thousands of new entries is drained max_entries a poll; until it is, the
+            # next poll fetches it in full (no validators), or a 304 would strand the rest. Said
+            # once per distinct body on the dead-letter stream, so the operator sees the odd feed
+            doc = InputDocument(_digest(feed_id, "truncated", result.body_digest or ""), "feed", state.url, b"")
+            note = FeedTruncated(
+                f"the feed lists {len(new) + left:,} new entries, more than STORYLINE_FEEDS__MAX_ENTRIES "
+                f"({self.settings.max_entries:,}) a poll: took {len(new):,}; the other {left:,} are taken by the "
+                f"next polls (nothing is lost), which fetch the feed without conditional headers until it is drained")
+            self.pipeline.dead_letter(doc, note, attempts=1, stage="feed")
+            validators = {"etag": "", "last_modified": ""}
         for i, entry in enumerate(new):
             try:
                 self._dispatch(state, entry, sink, run_id)
@@ -232,7 +255,7 @@ class FeedPoller:
                 self.client.hincrby(self.keys.feed(feed_id), "item_count", i)
                 return self._failed(state, TransientError(f"handing on entry {i + 1} of {len(new)} failed: {exc}"))
         self.client.hincrby(self.keys.feed(feed_id), "item_count", len(new))
-        self.registry.update(feed_id, last_poll=now, status="ok", error_count=0, backoff_until=0,
+        self.registry.update(feed_id, last_poll=now, status="truncated" if left else "ok", error_count=0, backoff_until=0,
                              entries_last=len(feed.entries), new_last=len(new),
                              last_error=(f"parser warning: {feed.warning}"[:500] if feed.warning else ""), **validators)
         return PollOutcome(feed_id, "polled", entries=len(feed.entries), new=len(new))
