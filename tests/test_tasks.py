@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+import pytest
+import redis
+from celery.canvas import Signature
+from celery.exceptions import Reject, Retry, SoftTimeLimitExceeded
+from kombu.exceptions import OperationalError
+
+import worker.tasks
 from tests.conftest import seed_paths
 from tests.flow import events, submit, submit_files, wait_outcomes
+from worker.pipeline import InputDocument, Pipeline
+from worker.publish.streams import Publisher
+from worker.store.keys import Keys
+from worker.tasks import encode_document
 
 
 def test_seeds_become_five_articles_in_one_thread_then_duplicates(celery_worker, client, keys):
@@ -48,3 +59,180 @@ def test_unusable_inputs_are_dead_lettered_and_the_replay_carries_on(celery_work
     assert letters["empty.txt"]["error_type"] == "empty_input"
     assert letters["chrome-only.txt"]["error_type"] == "no_content"
     assert all(d["message"] and d["attempts"] == 1 and d["stage"] == "extract" for d in letters.values())
+
+
+# -- a Redis that refuses writes (full under noeviction, or a replica after a failover) is an
+# -- outage: the input is retried, never dead-lettered as a bug, never dropped
+
+REFUSALS = {
+    "oom": lambda: redis.exceptions.OutOfMemoryError("command not allowed when used memory > 'maxmemory'."),
+    "readonly": lambda: redis.exceptions.ReadOnlyError("You can't write against a read only replica."),
+}
+
+
+class _RefusingOncePublisher(Publisher):
+    """The first publish is refused as by a full or read-only Redis (after dedup state was written)."""
+
+    def __init__(self, *args, error: Exception, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.error: Exception | None = error
+
+    def publish(self, events_, client=None):
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+        return super().publish(events_, client)
+
+
+class _RefusesFirstCount:
+    """A Redis client whose first delivery count (a non-transactional pipeline) is refused."""
+
+    def __init__(self, client: redis.Redis, error: Exception) -> None:
+        self._client = client
+        self.error: Exception | None = error
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def pipeline(self, transaction: bool = True, shard_hint=None):
+        pipe = self._client.pipeline(transaction=transaction, shard_hint=shard_hint)
+        if not transaction and self.error is not None:
+            error, self.error = self.error, None
+
+            def refuse(*_args, **_kwargs):
+                pipe.reset()
+                raise error
+
+            pipe.execute = refuse
+        return pipe
+
+
+@pytest.mark.parametrize("refusal", sorted(REFUSALS))
+def test_a_refused_write_in_a_stage_is_retried_not_dead_lettered(refusal, celery_worker, client, keys, settings):
+    pipeline = Pipeline(client, settings)
+    pipeline.publisher = _RefusingOncePublisher(client, keys, settings.streams, error=REFUSALS[refusal]())
+    celery_worker._storyline_pipeline = pipeline
+    doc_id = submit(celery_worker, keys, "refused", str(seed_paths()[0]), seed_paths()[0].read_bytes())
+    outcome = wait_outcomes(client, keys, "refused", 1)[doc_id]
+    assert outcome["status"] == "article"
+    assert int(client.get(keys.attempts(doc_id))) == 2, "refused once, retried once"
+    assert client.xlen(keys.dead_letter) == 0
+    assert [a["article_id"] for a in events(client, keys.articles)] == [doc_id]
+
+
+@pytest.mark.parametrize("refusal", sorted(REFUSALS))
+def test_a_refused_delivery_count_is_retried_not_dropped(refusal, celery_worker, client, keys, settings):
+    refusing = _RefusesFirstCount(client, REFUSALS[refusal]())
+    celery_worker._storyline_pipeline = Pipeline(refusing, settings)
+    doc_id = submit(celery_worker, keys, "uncounted", str(seed_paths()[1]), seed_paths()[1].read_bytes())
+    outcome = wait_outcomes(client, keys, "uncounted", 1)[doc_id]
+    assert refusing.error is None, "the first delivery's count was refused"
+    assert outcome["status"] == "article"
+    assert int(client.get(keys.attempts(doc_id))) == 1, "the refused delivery was not counted"
+    assert client.xlen(keys.dead_letter) == 0
+
+
+# -- the retry message itself cannot be queued (the same outage): the task holds its message and
+# -- then rejects it for requeueing; Celery's own Task.retry would reject it without requeue
+
+class _Clock:
+    """Stands in for the ``time`` module in worker.tasks: sleeping advances a virtual clock."""
+
+    def __init__(self, on_sleep=None) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+        self.on_sleep = on_sleep
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+        if self.on_sleep:
+            self.on_sleep(len(self.slept))
+
+
+def _run_ingest(app, keys: Keys, doc_id: str, body: bytes):
+    """Run the ingest task's body as a worker would (a delivered request, not a direct call)."""
+    task = app.tasks["storyline.ingest"]
+    message = encode_document(InputDocument(doc_id, "file", "x.txt", body, run_id="held"))
+    task.push_request(id=doc_id, called_directly=False, is_eager=False, retries=0, args=[message], kwargs={},
+                      delivery_info={"exchange": "", "routing_key": keys.queue}, timelimit=(None, None))
+    try:
+        return task.run(message)
+    finally:
+        task.pop_request()
+
+
+@pytest.fixture
+def refusing_app(settings, client, monkeypatch):
+    """An app whose pipeline's stages are refused by Redis (OOM), and whose retries can be failed."""
+    from worker.app import create_app
+
+    app = create_app(settings)
+    pipeline = Pipeline(client, settings)
+
+    def refused(doc):
+        exc = REFUSALS["oom"]()
+        exc.failed_stage = "publish"
+        raise exc
+
+    monkeypatch.setattr(pipeline, "process", refused)
+    app._storyline_pipeline = pipeline
+    sent: list[object] = []
+    app.retry_outcomes = []  # per call: an exception to raise, or None to "queue" the retry
+
+    def apply_async(signature, *args, **kwargs):
+        sent.append(signature)
+        outcome = app.retry_outcomes.pop(0) if app.retry_outcomes else OperationalError("OOM command not allowed")
+        if outcome is not None:
+            raise outcome
+        return None
+
+    monkeypatch.setattr(Signature, "apply_async", apply_async)
+    app.retries_sent = sent
+    return app
+
+
+def test_a_retry_refused_for_a_while_is_queued_once_redis_takes_it(refusing_app, keys, monkeypatch):
+    clock = _Clock()
+    monkeypatch.setattr(worker.tasks, "time", clock)
+    refusing_app.retry_outcomes = [OperationalError("OOM"), OperationalError("OOM"), None]
+    with pytest.raises(Retry):
+        _run_ingest(refusing_app, keys, "heldthenqueued1", b"x")
+    assert len(refusing_app.retries_sent) == 3
+    assert clock.slept == [0.5, 1.0], "backed off between tries"
+
+
+def test_a_retry_that_cannot_be_queued_rejects_for_requeue_before_the_time_limit(refusing_app, keys, monkeypatch):
+    clock = _Clock()
+    start = clock.now
+    monkeypatch.setattr(worker.tasks, "time", clock)
+    with pytest.raises(Reject) as rejected:
+        _run_ingest(refusing_app, keys, "neverqueued0001", b"x")
+    assert rejected.value.requeue is True, "requeue=False would delete the message (kombu QoS.reject)"
+    soft = refusing_app.conf.task_soft_time_limit
+    assert soft - worker.tasks.HOLD_MARGIN_SECONDS - 5.0 <= clock.now - start <= soft - worker.tasks.HOLD_MARGIN_SECONDS
+    assert max(clock.slept) == 5.0
+
+
+def test_a_soft_time_limit_while_holding_rejects_for_requeue(refusing_app, keys, monkeypatch):
+    def limit(n: int) -> None:
+        if n == 3:
+            raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(worker.tasks, "time", _Clock(on_sleep=limit))
+    with pytest.raises(Reject) as rejected:
+        _run_ingest(refusing_app, keys, "softlimitheld01", b"x")
+    assert rejected.value.requeue is True
+
+
+def test_out_of_attempts_while_redis_refuses_is_not_an_internal_error(refusing_app, client, keys, settings):
+    client.set(keys.attempts("outofattempts01"), settings.limits.max_attempts - 1)
+    assert _run_ingest(refusing_app, keys, "outofattempts01", b"x") == {"doc_id": "outofattempts01",
+                                                                         "status": "dead_letter"}
+    [letter] = events(client, keys.dead_letter)
+    assert letter["error_type"] == "redis_refused_write"
+    assert letter["stage"] == "publish"
+    assert "OutOfMemoryError" in letter["message"]

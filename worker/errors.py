@@ -3,7 +3,8 @@
     StorylineError
     ├── TransientError          try again later (Redis down, network timeout, 5xx)
     │   ├── FetchTimeout
-    │   └── HostBusy            every fetch slot of a host is taken: try again shortly
+    │   ├── HostBusy            every fetch slot of a host is taken: try again shortly
+    │   └── RedisRefusedWrite   Redis full (OOM under noeviction) or read-only (a replica after a failover)
     └── PermanentError          retrying cannot help: dead-letter the input at once
         ├── EmptyInput          0 bytes, or only whitespace
         ├── TooLarge            over limits.max_bytes
@@ -37,6 +38,14 @@ class FetchTimeout(TransientError):
 
 class HostBusy(TransientError):
     code = "host_busy"
+
+
+class RedisRefusedWrite(TransientError):
+    """Redis answered but refused a write: ``maxmemory`` reached under ``noeviction`` (OOM) or a
+    replica after a failover (READONLY). An outage, retried like a lost connection; an input is
+    dead-lettered with this code only if it ran out of attempts while Redis refused some writes."""
+
+    code = "redis_refused_write"
 
 
 class PermanentError(StorylineError):
