@@ -6,20 +6,22 @@ extraction, attempts and dead letters work the same whatever the input's origin.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
+import redis
 import structlog
 from celery import Celery, Task, current_app, shared_task
 from celery.signals import worker_process_init
 
-from worker.errors import HostBusy, PermanentError, TransientError
+from worker.errors import HostBusy, PermanentError
 from worker.pipeline import InputDocument, Pipeline
 from worker.sources.feeds import FeedPoller, FeedRegistry
 from worker.sources.pages import PageFetcher, page_document
 from worker.sources.requests import IngestRequest
 from worker.store.keys import Keys
-from worker.tasks import encode_document, get_pipeline
+from worker.tasks import RETRYABLE, _retry, encode_document, get_pipeline
 
 log = structlog.get_logger("storyline.sources")
 
@@ -96,6 +98,18 @@ def poll_feed_task(self: Task, feed_id: str, run_id: str | None = None, force: b
 def fetch_url_task(self: Task, message: dict[str, Any]) -> dict[str, Any]:
     """Fetch one URL and send the page on to ``storyline.ingest``. Transient failures are
     retried with back-off up to ``limits.max_attempts``, then dead-lettered (stage fetch)."""
+    started = time.monotonic()
+    try:
+        return _fetch_url(self, message, started)
+    except redis.RedisError as exc:
+        # Redis failed while counting attempts, writing a dead letter or handing the page on
+        # (gone, full under noeviction, read-only): an outage, and the URL is not done. A failed
+        # task would have its message deleted (see worker.tasks._retry), so retry, holding it
+        log.warning("fetch_retry", url=message.get("url"), error=str(exc), error_type=type(exc).__name__)
+        _retry(self, exc, 5.0, started)
+
+
+def _fetch_url(self: Task, message: dict[str, Any], started: float) -> dict[str, Any]:
     sources = get_sources(self.app)
     pipeline = sources.pipeline
     doc_id, url, run_id = message["doc_id"], message["url"], message.get("run_id")
@@ -106,20 +120,21 @@ def fetch_url_task(self: Task, message: dict[str, Any]) -> dict[str, Any]:
         result = sources.fetcher.fetch_page(url)
     except HostBusy as exc:
         # not a failure of this URL: wait for the host's turn without spending an attempt
-        raise self.retry(exc=exc, countdown=2.0, max_retries=None) from None
+        _retry(self, exc, 2.0, started)
     except PermanentError as exc:
         pipeline.dead_letter(doc, exc, attempts=1, stage="fetch")
         bound.warning("dead_letter", stage="fetch", error_type=exc.code, reason=str(exc))
         return {"doc_id": doc_id, "status": "dead_letter"}
-    except Exception as exc:  # TransientError and anything unexpected
+    except Exception as exc:  # TransientError, outages of Redis or the network, and anything unexpected
         attempts = pipeline.client.incr(pipeline.keys.fetch_attempts(doc_id))
         pipeline.client.expire(pipeline.keys.fetch_attempts(doc_id), 7 * 24 * 3600)
-        if attempts >= pipeline.settings.limits.max_attempts or not isinstance(exc, TransientError):
+        # a bug (anything but an outage) is dead-lettered at once: retrying cannot fix it
+        if attempts >= pipeline.settings.limits.max_attempts or not isinstance(exc, RETRYABLE):
             pipeline.dead_letter(doc, exc, attempts=attempts, stage="fetch")
             bound.warning("dead_letter", stage="fetch", error_type=getattr(exc, "code", type(exc).__name__), reason=str(exc))
             return {"doc_id": doc_id, "status": "dead_letter"}
         bound.warning("fetch_retry", attempt=attempts, reason=str(exc))
-        raise self.retry(exc=exc, countdown=float(min(300, 5 * 2 ** attempts))) from None
+        _retry(self, exc, float(min(300, 5 * 2 ** attempts)), started)
     if result.not_modified:
         # fetched before and unchanged since: nothing new to ingest
         if run_id:
