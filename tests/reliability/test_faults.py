@@ -131,9 +131,7 @@ def test_redis_restarted_during_a_replay_loses_no_input(tmp_path, prefix):
     port_no = _free_port()
     data = tmp_path / "redis"
     data.mkdir()
-    cmd = [redis_server_binary(), "--port", str(port_no), "--bind", "127.0.0.1", "--dir", str(data),
-           "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--maxmemory-policy", "noeviction"]
-    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+    server = subprocess.Popen(redis_server_cmd(port_no, data), stdout=subprocess.DEVNULL)
     url = f"redis://127.0.0.1:{port_no}/0"
     client = redis.Redis.from_url(url)
     _wait_for(lambda: _ping(client), 10, "redis")
@@ -170,6 +168,13 @@ def test_redis_restarted_during_a_replay_loses_no_input(tmp_path, prefix):
     assert summary["inputs"] == 30
     assert summary["articles"] + summary["duplicates"] + summary["dead_letters"] == 30
     assert summary["duplicates"] >= 5
+
+
+def redis_server_cmd(port: int, data: Path) -> list[str]:
+    """A private redis-server as production should run it: AOF (fsync always, so a restart
+    keeps every write of the test), noeviction."""
+    return [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data),
+            "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--maxmemory-policy", "noeviction"]
 
 
 def _free_port() -> int:

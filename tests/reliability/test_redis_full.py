@@ -21,10 +21,9 @@ import pytest
 import redis
 
 from tests.flow import events, submit, wait_outcomes
-from tests.reliability.test_faults import _free_port, _ping, _shutdown, _wait_for, slow_article
+from tests.reliability.test_faults import _free_port, _ping, _shutdown, _wait_for, redis_server_cmd, slow_article
 from worker.app import create_app
 from worker.cli import start_worker_process, stop_worker_process
-from worker.embedded import redis_server_binary
 from worker.settings import Settings
 from worker.store.keys import Keys
 
@@ -47,9 +46,7 @@ def private_redis(tmp_path) -> Iterator[redis.Redis]:
     port = _free_port()
     data = tmp_path / "redis"
     data.mkdir()
-    cmd = [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data),
-           "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--maxmemory-policy", "noeviction"]
-    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+    server = subprocess.Popen(redis_server_cmd(port, data), stdout=subprocess.DEVNULL)
     client = redis.Redis.from_url(f"redis://127.0.0.1:{port}/0")
     try:
         _wait_for(lambda: _ping(client), 10, "redis")
