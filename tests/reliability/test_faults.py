@@ -156,7 +156,7 @@ def test_redis_restarted_during_a_replay_loses_no_input(tmp_path, prefix):
         _shutdown(client)
         server.wait(timeout=30)
         time.sleep(1.0)
-        server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+        server = subprocess.Popen(redis_server_cmd(port_no, data), stdout=subprocess.DEVNULL)
         out, err = replay.communicate(timeout=300)
     finally:
         if replay.poll() is None:
