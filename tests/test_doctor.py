@@ -27,3 +27,11 @@ def test_doctor_command_runs(redis_url, prefix):
                          capture_output=True, text=True, timeout=60, env=dict(os.environ))
     assert run.returncode == 0, run.stderr
     assert "maxmemory-policy" in run.stdout and "workers" in run.stdout
+
+
+def test_redis_older_than_6_2_is_an_error_since_xautoclaim_is_missing():
+    def level(version: str) -> str:
+        return {f.check: f.level for f in assess({"redis_version": version, "used_memory": 1}, {})}["version"]
+
+    assert level("6.0.16") == "error" and level("6.1.9") == "error" and level("5.0.7") == "error"
+    assert level("6.2.0") == "ok" and level("7.0.15") == "ok" and level("10.0.0") == "ok"

@@ -20,9 +20,10 @@ class Finding:
 def assess(info: dict, config: dict[str, str]) -> list[Finding]:
     out: list[Finding] = []
     version = str(info.get("redis_version", "0"))
-    major = int(version.split(".")[0] or 0)
-    out.append(Finding("ok" if major >= 6 else "error", "version",
-                       f"Redis {version}" + ("" if major >= 6 else ": Storyline needs Redis 6.2 or newer (streams, XAUTOCLAIM)")))
+    parts = [int(p) if p.isdigit() else 0 for p in (version.split(".") + ["0", "0"])[:2]]
+    new_enough = tuple(parts) >= (6, 2)  # XAUTOCLAIM (reclaiming a dead consumer's requests) came in 6.2
+    out.append(Finding("ok" if new_enough else "error", "version",
+                       f"Redis {version}" + ("" if new_enough else ": Storyline needs Redis 6.2 or newer (streams, XAUTOCLAIM)")))
     policy = config.get("maxmemory-policy", "")
     out.append(Finding(
         "ok" if policy == "noeviction" else "warn", "maxmemory-policy",
