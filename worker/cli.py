@@ -12,7 +12,7 @@ import uuid
 from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import redis
 import typer
@@ -158,10 +158,11 @@ def replay(
             console.print(f"[dim]started {start_here} worker process group(s) with {concurrency} process(es) each[/]")
         run_id = uuid.uuid4().hex[:12]
         pipeline = Pipeline(client, settings)
-        try:
+        sent: dict[str, Path] = {}
+
+        def send(doc_ids_paths: list[tuple[str, Path]]) -> None:
             with celery_app.producer_or_acquire() as producer:
-                for path in files:
-                    doc_id = uuid.uuid4().hex[:16]
+                for doc_id, path in doc_ids_paths:
                     try:
                         body = read_file(path, max_bytes=settings.limits.max_bytes)
                     except PermanentError as exc:
@@ -171,7 +172,19 @@ def replay(
                     doc = InputDocument(doc_id, "file", str(path), body, content_type=content_type_for(path), run_id=run_id)
                     celery_app.send_task("storyline.ingest", args=[encode_document(doc)], queue=keys.queue,
                                          task_id=doc_id, producer=producer)
-            _wait_for_run(client, keys.run(run_id), len(files), procs, timeout, quiet=as_json)
+                    sent[doc_id] = path
+
+        def resend_lost() -> int:
+            """Send again the inputs that have no outcome while nothing is queued or in flight."""
+            done = {k.decode() for k in client.hkeys(keys.run(run_id))}
+            lost = [(doc_id, path) for doc_id, path in sent.items() if doc_id not in done]
+            send(lost)
+            return len(lost)
+
+        try:
+            send([(uuid.uuid4().hex[:16], path) for path in files])
+            _wait_for_run(client, keys, keys.run(run_id), len(files), procs, timeout, quiet=as_json,
+                          restart=lambda: start_worker_process(settings, concurrency), resend_lost=resend_lost)
         finally:
             for p in procs:
                 stop_worker_process(p)
@@ -189,22 +202,63 @@ def replay(
         raise typer.Exit(1)
 
 
-def _wait_for_run(client: redis.Redis, run_key: str, total: int, procs: list, timeout: float, quiet: bool) -> None:
+#: restarts of a worker that `replay` started and that exited before the replay finished
+MAX_WORKER_RESTARTS = 5
+#: seconds the queue and the in-flight hash must stay empty, with outcomes missing, before the
+#: inputs without one are taken as lost and sent again
+LOST_AFTER_SECONDS = 5.0
+
+
+def _wait_for_run(client: redis.Redis, keys: Keys, run_key: str, total: int, procs: list, timeout: float,
+                  quiet: bool, restart: Callable[[], subprocess.Popen[bytes]] | None = None,
+                  resend_lost: Callable[[], int] | None = None) -> None:
+    """Show progress until every input has an outcome. Supervises the worker processes this
+    replay started (restarted when one exits, as systemd or Kubernetes would), and sends again
+    the inputs that have no outcome while nothing is queued or unacknowledged: kombu's Redis
+    transport pops a message and then records it as unacknowledged, so a Redis that goes away
+    between the two loses it. Sending an input again is safe: its id drives every decision
+    (dedup, threads, event ids), so a repeat changes nothing that a first run did."""
     last_done, last_change = -1, time.monotonic()
+    restarts, idle_since = 0, None
     with Progress(TextColumn("replay"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, disable=quiet) as progress:
         task = progress.add_task("replay", total=total)
         while True:
-            done = client.hlen(run_key)
+            try:
+                done = client.hlen(run_key)
+            except redis.RedisError:  # Redis restarting: the workers wait for it, so do we
+                time.sleep(0.5)
+                continue
             progress.update(task, completed=done)
             if done >= total:
                 return
             now = time.monotonic()
             if done != last_done:
-                last_done, last_change = done, now
+                last_done, last_change, idle_since = done, now, None
+            for i, p in enumerate(procs):
+                if p.poll() is not None and restart and restarts < MAX_WORKER_RESTARTS:
+                    restarts += 1
+                    console.print(f"[yellow]warning:[/] the worker exited (code {p.returncode}); restarting it "
+                                  f"({restarts}/{MAX_WORKER_RESTARTS}); its unacknowledged inputs come back after "
+                                  "the visibility timeout")
+                    procs[i] = restart()
             if procs and all(p.poll() is not None for p in procs):
                 console.print("[red]error:[/] the worker exited before finishing; run with a visible worker (storyline worker) to see why")
                 return
+            if resend_lost:
+                try:
+                    idle = client.llen(keys.broker_queue) == 0 and client.hlen(keys.broker_unacked) == 0
+                except redis.RedisError:
+                    idle = False
+                if not idle:
+                    idle_since = None
+                elif idle_since is None:
+                    idle_since = now
+                elif now - idle_since > LOST_AFTER_SECONDS and done == client.hlen(run_key) < total:
+                    lost = resend_lost()
+                    console.print(f"[yellow]warning:[/] {lost} input(s) had no outcome with nothing queued or in "
+                                  "flight (lost by the broker during a Redis outage): sent again")
+                    idle_since = None
             if timeout and now - last_change > timeout:
                 console.print(f"[red]error:[/] no progress for {timeout:.0f}s ({done}/{total} done). Are workers running on this Redis and prefix? Start one with: storyline worker")
                 return

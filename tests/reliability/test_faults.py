@@ -163,7 +163,7 @@ def test_redis_restarted_during_a_replay_loses_no_input(tmp_path, prefix):
             replay.kill()
         _shutdown(redis.Redis.from_url(url))
         server.wait(timeout=30)
-    assert replay.returncode == 0, err[-3000:]
+    assert replay.returncode == 0, err[-6000:]
     summary = json.loads(out)
     assert summary["inputs"] == 30
     assert summary["articles"] + summary["duplicates"] + summary["dead_letters"] == 30

@@ -49,6 +49,16 @@ class Keys:
         """The Celery queue of ingest tasks."""
         return f"{self.prefix}.ingest"
 
+    @property
+    def broker_queue(self) -> str:
+        """The Redis list kombu keeps the queue's messages in (its global_keyprefix + queue)."""
+        return f"{self.prefix}:celery:{self.queue}"
+
+    @property
+    def broker_unacked(self) -> str:
+        """kombu's hash of delivered, not yet acknowledged messages (every queue of the prefix)."""
+        return f"{self.prefix}:celery:unacked"
+
     # -- idempotent publishing ---------------------------------------------------------
     def published(self, event_id: str) -> str:
         return f"{self.prefix}:pub:{event_id}"
