@@ -92,11 +92,10 @@ def drain(folder: Path, settings: Settings, workers: Workers) -> tuple[dict, flo
     and time until every input has an outcome. Submission (reading, encoding and sending 100+
     MiB from this process, which on two cores competes with the workers) and process start-up
     are kept out of the figure; (summary, seconds from "consume" to the last outcome)."""
-    from worker.cli import summarise
-    from worker.pipeline import InputDocument
-    from worker.sources.files import content_type_for, expand_paths, read_file
+    from worker.cli import send_files, summarise
+    from worker.pipeline import Pipeline
+    from worker.sources.files import expand_paths
     from worker.store.keys import Keys
-    from worker.tasks import encode_document
 
     app = create_app(settings)
     keys = Keys(settings.prefix)
@@ -104,13 +103,7 @@ def drain(folder: Path, settings: Settings, workers: Workers) -> tuple[dict, flo
     app.control.cancel_consumer(keys.queue, reply=True, timeout=10)
     run_id = uuid.uuid4().hex[:12]
     files = expand_paths([folder])
-    with app.producer_or_acquire() as producer:
-        for path in files:
-            doc_id = uuid.uuid4().hex[:16]
-            doc = InputDocument(doc_id, "file", str(path), read_file(path, max_bytes=settings.limits.max_bytes),
-                                content_type=content_type_for(path), run_id=run_id)
-            app.send_task("storyline.ingest", args=[encode_document(doc)], queue=keys.queue, task_id=doc_id,
-                          producer=producer)
+    send_files(app, Pipeline(client, settings), run_id, [(uuid.uuid4().hex[:16], path) for path in files])
     run_key = keys.run(run_id)
     start = time.perf_counter()
     app.control.add_consumer(keys.queue, reply=True, timeout=10)

@@ -13,6 +13,7 @@ from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import redis
 import typer
@@ -147,8 +148,7 @@ def replay(
     with _redis(_settings(redis_url, prefix, data_dir)) as (settings, embedded):
         client = _client(settings)
         from worker.app import create_app
-        from worker.pipeline import InputDocument, Pipeline
-        from worker.tasks import encode_document
+        from worker.pipeline import Pipeline
 
         celery_app = create_app(settings)
         keys = Keys(settings.prefix)
@@ -160,29 +160,15 @@ def replay(
         pipeline = Pipeline(client, settings)
         sent: dict[str, Path] = {}
 
-        def send(doc_ids_paths: list[tuple[str, Path]]) -> None:
-            with celery_app.producer_or_acquire() as producer:
-                for doc_id, path in doc_ids_paths:
-                    try:
-                        body = read_file(path, max_bytes=settings.limits.max_bytes)
-                    except PermanentError as exc:
-                        doc = InputDocument(doc_id, "file", str(path), b"", run_id=run_id)
-                        pipeline.dead_letter(doc, exc, attempts=1, stage="read")
-                        continue
-                    doc = InputDocument(doc_id, "file", str(path), body, content_type=content_type_for(path), run_id=run_id)
-                    celery_app.send_task("storyline.ingest", args=[encode_document(doc)], queue=keys.queue,
-                                         task_id=doc_id, producer=producer)
-                    sent[doc_id] = path
-
         def resend_lost() -> int:
             """Send again the inputs that have no outcome while nothing is queued or in flight."""
             done = {k.decode() for k in client.hkeys(keys.run(run_id))}
             lost = [(doc_id, path) for doc_id, path in sent.items() if doc_id not in done]
-            send(lost)
+            send_files(celery_app, pipeline, run_id, lost)
             return len(lost)
 
         try:
-            send([(uuid.uuid4().hex[:16], path) for path in files])
+            sent.update(send_files(celery_app, pipeline, run_id, [(uuid.uuid4().hex[:16], path) for path in files]))
             _wait_for_run(client, keys, keys.run(run_id), len(files), procs, timeout, quiet=as_json,
                           restart=lambda: start_worker_process(settings, concurrency), resend_lost=resend_lost)
         finally:
@@ -200,6 +186,30 @@ def replay(
         Console().print(table)
     if summary["inputs"] < len(files):
         raise typer.Exit(1)
+
+
+def send_files(celery_app: Any, pipeline: Any, run_id: str, items: list[tuple[str, Path]]) -> dict[str, Path]:
+    """Send each (doc id, file) as an ingest task of the run ``run_id``, as `replay` does; a file
+    that cannot be read (gone, too large) is dead-lettered at once (stage read). Returns the
+    files sent, by doc id."""
+    from worker.pipeline import InputDocument
+    from worker.tasks import encode_document
+
+    settings, keys = pipeline.settings, pipeline.keys
+    sent: dict[str, Path] = {}
+    with celery_app.producer_or_acquire() as producer:
+        for doc_id, path in items:
+            try:
+                body = read_file(path, max_bytes=settings.limits.max_bytes)
+            except PermanentError as exc:
+                pipeline.dead_letter(InputDocument(doc_id, "file", str(path), b"", run_id=run_id), exc,
+                                     attempts=1, stage="read")
+                continue
+            doc = InputDocument(doc_id, "file", str(path), body, content_type=content_type_for(path), run_id=run_id)
+            celery_app.send_task("storyline.ingest", args=[encode_document(doc)], queue=keys.queue,
+                                 task_id=doc_id, producer=producer)
+            sent[doc_id] = path
+    return sent
 
 
 #: restarts of a worker that `replay` started and that exited before the replay finished
