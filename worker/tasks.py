@@ -100,12 +100,12 @@ def ingest(self: Task, message: dict[str, Any]) -> dict[str, Any]:
         # back to the queue rather than failing the task, which would delete its message
         log.warning("retry", error=str(exc), error_type=type(exc).__name__)
         metrics.record_retry(type(exc).__name__, getattr(exc, "timings_ms", {}), _stage_of(exc))
-        _retry(self, exc, _backoff(self.request.retries + 1), started)
+        retry_keeping_message(self, exc, _backoff(self.request.retries + 1), started)
     finally:
         structlog.contextvars.clear_contextvars()  # the next task in this process starts clean
 
 
-def _retry(self: Task, exc: BaseException, countdown: float, started: float) -> NoReturn:
+def retry_keeping_message(self: Task, exc: BaseException, countdown: float, started: float) -> NoReturn:
     """Retry later: raises Retry once the retry message is queued, or Reject(requeue=True) if it
     cannot be queued before the task's time runs out. Never lets the message be deleted.
 
@@ -219,7 +219,7 @@ def _ingest(self: Task, message: dict[str, Any], started: float) -> dict[str, An
         else:
             metrics.record_retry(getattr(exc, "code", type(exc).__name__), getattr(exc, "timings_ms", {}), _stage_of(exc))
             bound.warning("retry", error=str(exc), error_type=type(exc).__name__)
-            _retry(self, exc, _backoff(attempts), started)
+            retry_keeping_message(self, exc, _backoff(attempts), started)
     except Exception as exc:  # a bug, not an outage: retrying cannot help; keep the input for reprocessing
         # (if Redis refuses this dead letter, the error reaches the outer handler: retried)
         outcome = pipeline.dead_letter(doc, exc, attempts)

@@ -21,7 +21,7 @@ from worker.sources.feeds import FeedPoller, FeedRegistry
 from worker.sources.pages import PageFetcher, page_document
 from worker.sources.requests import IngestRequest
 from worker.store.keys import Keys
-from worker.tasks import RETRYABLE, _retry, encode_document, get_pipeline
+from worker.tasks import ATTEMPTS_TTL_SECONDS, RETRYABLE, encode_document, get_pipeline, retry_keeping_message
 
 log = structlog.get_logger("storyline.sources")
 
@@ -104,9 +104,9 @@ def fetch_url_task(self: Task, message: dict[str, Any]) -> dict[str, Any]:
     except redis.RedisError as exc:
         # Redis failed while counting attempts, writing a dead letter or handing the page on
         # (gone, full under noeviction, read-only): an outage, and the URL is not done. A failed
-        # task would have its message deleted (see worker.tasks._retry), so retry, holding it
+        # task would have its message deleted (see worker.tasks.retry_keeping_message), so retry, holding it
         log.warning("fetch_retry", url=message.get("url"), error=str(exc), error_type=type(exc).__name__)
-        _retry(self, exc, 5.0, started)
+        retry_keeping_message(self, exc, 5.0, started)
 
 
 def _fetch_url(self: Task, message: dict[str, Any], started: float) -> dict[str, Any]:
@@ -120,21 +120,21 @@ def _fetch_url(self: Task, message: dict[str, Any], started: float) -> dict[str,
         result = sources.fetcher.fetch_page(url)
     except HostBusy as exc:
         # not a failure of this URL: wait for the host's turn without spending an attempt
-        _retry(self, exc, 2.0, started)
+        retry_keeping_message(self, exc, 2.0, started)
     except PermanentError as exc:
         pipeline.dead_letter(doc, exc, attempts=1, stage="fetch")
         bound.warning("dead_letter", stage="fetch", error_type=exc.code, reason=str(exc))
         return {"doc_id": doc_id, "status": "dead_letter"}
     except Exception as exc:  # TransientError, outages of Redis or the network, and anything unexpected
         attempts = pipeline.client.incr(pipeline.keys.fetch_attempts(doc_id))
-        pipeline.client.expire(pipeline.keys.fetch_attempts(doc_id), 7 * 24 * 3600)
+        pipeline.client.expire(pipeline.keys.fetch_attempts(doc_id), ATTEMPTS_TTL_SECONDS)
         # a bug (anything but an outage) is dead-lettered at once: retrying cannot fix it
         if attempts >= pipeline.settings.limits.max_attempts or not isinstance(exc, RETRYABLE):
             pipeline.dead_letter(doc, exc, attempts=attempts, stage="fetch")
             bound.warning("dead_letter", stage="fetch", error_type=getattr(exc, "code", type(exc).__name__), reason=str(exc))
             return {"doc_id": doc_id, "status": "dead_letter"}
         bound.warning("fetch_retry", attempt=attempts, reason=str(exc))
-        _retry(self, exc, float(min(300, 5 * 2 ** attempts)), started)
+        retry_keeping_message(self, exc, float(min(300, 5 * 2 ** attempts)), started)
     if result.not_modified:
         # fetched before and unchanged since: nothing new to ingest
         if run_id:
