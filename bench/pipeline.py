@@ -35,18 +35,23 @@ from bench._harness import Workers, drain, drop_prefix, fresh_settings, redis_ur
 from bench.corpus import build  # noqa: E402
 
 
-def extract_stage(files: list[Path], *, second_opinion: bool = True) -> float:
+def load(files: list[Path]) -> list[tuple[Path, bytes]]:
+    """Every document's bytes, read once before any timing."""
+    return [(f, f.read_bytes()) for f in files]
+
+
+def extract_stage(bodies: list[tuple[Path, bytes]], *, second_opinion: bool = True) -> float:
     """docs/s of Storyline's extract stage alone, one process."""
     from worker.errors import StorylineError
     from worker.extract import extract_document
     from worker.settings import LimitSettings
+    from worker.sources.files import content_type_for
 
     limits = LimitSettings()
-    bodies = [(f, f.read_bytes()) for f in files]
     start = time.perf_counter()
     for f, raw in bodies:
         try:
-            extract_document(raw, uri=str(f), content_type="text/html" if f.suffix == ".html" else None,
+            extract_document(raw, uri=str(f), content_type=content_type_for(f),
                              max_bytes=limits.max_bytes, min_words=limits.min_words, max_words=limits.max_words,
                              second_opinion=second_opinion)
         except StorylineError:
@@ -54,22 +59,19 @@ def extract_stage(files: list[Path], *, second_opinion: bool = True) -> float:
     return len(bodies) / (time.perf_counter() - start)
 
 
-def bare_extraction(files: list[Path]) -> tuple[float, float]:
-    """(docs/s of Storyline's extract stage alone, docs/s of plain trafilatura.extract), one process."""
+def bare_extraction(bodies: list[tuple[Path, bytes]]) -> float:
+    """docs/s of plain ``trafilatura.extract`` (the scrape cleaner for text files), one process."""
     import trafilatura
 
     from worker.extract.text import clean_scrape
 
-    ours = extract_stage(files)
-    bodies = [(f, f.read_bytes()) for f in files]
     start = time.perf_counter()
     for f, raw in bodies:
         if f.suffix == ".html":
             trafilatura.extract(raw)
         else:
             clean_scrape(raw.decode("utf-8", "replace"))
-    plain = len(bodies) / (time.perf_counter() - start)
-    return ours, plain
+    return len(bodies) / (time.perf_counter() - start)
 
 
 def stage_costs(files: list[Path], url: str) -> dict[str, list[float]]:
@@ -121,7 +123,8 @@ def main() -> None:
         folder = Path(tmp) / "corpus"
         files = build(folder, args.count)
         print(f"corpus: {len(files)} documents ({sum(f.stat().st_size for f in files) / 2**20:.0f} MiB)")
-        ours, plain = bare_extraction(files)
+        bodies = load(files)
+        ours, plain = extract_stage(bodies), bare_extraction(bodies)
         print(f"bare trafilatura.extract, 1 process: {plain:.1f} docs/s")
         print(f"Storyline's extract stage alone (trafilatura + readability second opinion + metadata + "
               f"language), 1 process: {ours:.1f} docs/s")
@@ -136,7 +139,7 @@ def main() -> None:
             print(f"end to end, 2 worker processes: {two:.1f} docs/s = {two / one:.2f}x one process")
         if not args.skip_fast:
             os.environ["STORYLINE_EXTRACT__SECOND_OPINION"] = "false"  # read by Settings and the workers
-            fast_alone = extract_stage(files, second_opinion=False)
+            fast_alone = extract_stage(bodies, second_opinion=False)
             fast = end_to_end(folder, url, 1)
             print(f"second opinion off: extract stage alone {fast_alone:.1f} docs/s; end to end, 1 worker process: "
                   f"{fast:.1f} docs/s = {fast / plain:.0%} of bare trafilatura, {fast / fast_alone:.0%} of the extract stage alone")
