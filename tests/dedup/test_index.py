@@ -64,7 +64,7 @@ def test_every_key_the_script_writes_is_named_by_keys_and_has_a_ttl(client, keys
         _check(index, f"k{i}", body, url=f"https://example.com/{i}")
     found = {k.decode() for k in client.scan_iter(f"{keys.prefix}:*")}
     slice_no = int(client.time()[0] * 1000 // (window * 1000 // 3))
-    assert found == {keys.dedup_meta, keys.dedup_table(slice_no, 0), keys.dedup_records(slice_no, 0)}
+    assert found == {keys.dedup_meta, keys.dedup_ring, keys.dedup_records(slice_no, 0)}
     for key in found:
         # a slice lives until one window after it closes: at most window + slice
         assert 0 < client.pttl(key) <= (window + window / 3) * 1000
@@ -106,11 +106,62 @@ def test_a_slice_over_its_expected_size_opens_a_bigger_table(client, keys):
     for i in range(60):
         values = rng.integers(0, 1 << 16, size=128, dtype=np.uint16).astype(">u2").tobytes()
         assert not index.check_and_insert(f"r{i}", f"{i:024x}", Signature(values, 300), None).is_duplicate
-    tables = [k for k in client.scan_iter(f"{keys.prefix}:dd:*:t:*")]
-    assert len(tables) > 1
+    # the slice's part of the ring, then overflow tables
+    assert client.exists(keys.dedup_ring)
+    assert [k for k in client.scan_iter(f"{keys.prefix}:dd:*:t:*")]
     # every one of them is still found
     rng = np.random.default_rng(3)
     for i in range(60):
         values = rng.integers(0, 1 << 16, size=128, dtype=np.uint16).astype(">u2").tobytes()
         d = index.check_and_insert(f"again{i}", f"{i + 1000:024x}", Signature(values, 300), None)
         assert (d.is_duplicate, d.canonical_id) == (True, f"r{i}")
+
+
+def test_a_ring_position_that_comes_round_again_forgets_the_dead_slice(client, keys):
+    # window 4 days in 2 slices: 3 live slices share the ring; slice s and s + 3 take the same
+    # position. A tiny ring (40 articles) makes the second slice land on the first's buckets.
+    import numpy as np
+
+    from worker.dedup.minhash import Signature
+
+    day = 24 * 3600 * 1000
+    settings = DedupSettings(window_seconds=4 * 24 * 3600, slices=2, expected_articles=40)
+    index = DedupIndex(client, keys, settings)
+    start = (int(client.time()[0] * 1000) // (2 * day) + 100) * 2 * day  # a future slice start
+    rng = np.random.default_rng(11)
+    first = [rng.integers(0, 1 << 16, 128, dtype=np.uint16).astype(">u2").tobytes() for _ in range(40)]
+    second = [rng.integers(0, 1 << 16, 128, dtype=np.uint16).astype(">u2").tobytes() for _ in range(40)]
+
+    def check(doc_id, values, when):
+        return index.check_and_insert(doc_id, doc_id.encode().hex().ljust(24, "0")[:24], Signature(values, 300),
+                                      None, now_ms=when)
+
+    for i, values in enumerate(first):
+        assert not check(f"a{i}", values, start).is_duplicate
+    # five days on (two slices later) the first slice is still live: every copy is found
+    for i, values in enumerate(first):
+        d = check(f"a-copy{i}", values, start + 5 * day)
+        assert (d.is_duplicate, d.canonical_id) == (True, f"a{i}")
+    # six days on, the first slice's position is the current slice's: its articles are gone,
+    # and the new slice's articles are stored over its sub-buckets and found again
+    for i, values in enumerate(second):
+        assert not check(f"b{i}", values, start + 6 * day).is_duplicate
+    for i, values in enumerate(second):
+        d = check(f"b-copy{i}", values, start + 6 * day)
+        assert (d.is_duplicate, d.canonical_id) == (True, f"b{i}")
+    # the copies at five days were duplicates (never indexed), so nothing holds the first
+    # slice's articles any more: they are new again
+    for i, values in enumerate(first):
+        assert not check(f"a-again{i}", values, start + 6 * day).is_duplicate
+
+
+def test_a_check_survives_a_flushed_script_and_a_killed_connection(client, keys, index):
+    bodies = _bodies()
+    assert not _check(index, "f1", bodies[0]).is_duplicate
+    client.script_flush()  # e.g. a Redis restart without persistence of scripts
+    assert _check(index, "f2", bodies[0]).canonical_id == "f1"
+    # the server drops the index's own connection (idle timeout, failover, CLIENT KILL)
+    host, port = index._conn._sock.getsockname()[:2]
+    assert client.client_kill_filter(addr=f"{host}:{port}") == 1
+    assert _check(index, "f3", bodies[0]).canonical_id == "f1"
+    assert not _check(index, "f4", bodies[1]).is_duplicate

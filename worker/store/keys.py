@@ -75,8 +75,15 @@ class Keys:
     @property
     def dedup_meta(self) -> str:
         """Hash: the MinHash library, version, permutation scheme and layout of stored state;
-        per live slice n, its first table's slots (z<n>), tables (t<n>) and articles (c<n>)."""
+        the ring's buckets (ring); per live slice n, its first table's slots (z<n>), tables
+        (t<n>) and articles (c<n>)."""
         return f"{self.prefix}:dd:meta"
+
+    @property
+    def dedup_ring(self) -> str:
+        """String: the first table of every live slice, interleaved bucket by bucket (a
+        stamped sub-bucket per slice), so that one read finds an entry in all of them."""
+        return f"{self.dedup_base}:ring"
 
     @property
     def dedup_base(self) -> str:
@@ -87,8 +94,9 @@ class Keys:
         return f"{self.dedup_base}:{slice_no}"
 
     def dedup_table(self, slice_no: int, table: int) -> str:
-        """String: open-addressing table of LSH-band and URL entries (2-byte fingerprint,
-        3-byte article id per 5-byte slot)."""
+        """String: overflow table (table >= 1) of LSH-band and URL entries (2-byte
+        fingerprint, 3-byte article id per 5-byte slot) of a slice that outgrew its part of
+        the ring."""
         return f"{self.dedup_slice(slice_no)}:t:{table}"
 
     def dedup_records(self, slice_no: int, chunk: int) -> str:

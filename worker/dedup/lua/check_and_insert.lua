@@ -2,17 +2,28 @@
 -- workers that ingest copies of the same article at the same moment are serialised: the
 -- first inserts, the second finds it.
 --
--- Layout (names as in worker/store/keys.py; B = '<prefix>:dd', n = slice number):
---   KEYS[1] = B:meta  hash: digest/scheme (MinHash scheme and layout), and per live slice n:
---                     z<n> slots of its first table, t<n> tables, c<n> articles
---   B:n:t:<i>         string: open-addressing table i of slice n (z<n> * 2^i slots); a slot is
---                     5 bytes (2-byte fingerprint, 3-byte article id, 0 = empty), slots are
---                     grouped in buckets of 8 read with one GETRANGE
+-- Layout (names as in worker/store/keys.py; B = '<prefix>:dd', n = slice number, R = the most
+-- slices live at once, window / slice + 1):
+--   KEYS[1] = B:meta  hash: digest/scheme (MinHash scheme and layout), ring (buckets of
+--                     B:ring), and per live slice n: z<n> slots of its first table, t<n>
+--                     tables, c<n> articles
+--   B:ring            string: the first table of every live slice, interleaved. Bucket j is R
+--                     sub-buckets of 43 bytes, one per ring position (slice n uses position
+--                     n % R): a 2-byte stamp (n % 65536), a 1-byte count of used slots, then 8
+--                     slots of 5 bytes (2-byte fingerprint, 3-byte article id). A sub-bucket
+--                     whose stamp is not its live slice's is empty (left by a dead slice), so a
+--                     slice needs no clearing when its position comes round again, and one
+--                     GETRANGE of a bucket reads an entry's slots in every live slice at once
+--                     (it was one per slice when each slice had a table of its own).
+--   B:n:t:<i>         string (i >= 1): overflow table i of slice n (z<n> * 2^i slots of 5
+--                     bytes, 0 = empty, grouped in buckets of 8), opened when a slice gets
+--                     more articles than its first table was sized for
 --   B:n:r:<c>         string: fixed-size article records; article id a is record
 --                     (a-1) % per_chunk of chunk (a-1) // per_chunk
 -- Each LSH band of an article and its canonical URL are one slot each. Every key of slice n
 -- expires at the same instant, (n+1) * slice_ms + window_ms, so a whole slice vanishes at
--- once and no key outlives the records its ids point to.
+-- once and no key outlives the records its ids point to; the ring (and meta) expire with the
+-- newest slice.
 --
 -- ARGV: 1 doc id, 2 record (4-byte shingle count, 8-byte text hash, 8-byte URL fingerprint,
 --   num_perm x 2-byte values, 1-byte id length, id padded), 3 URL fingerprint or '',
@@ -44,13 +55,17 @@ local SLOT, BUCKET = 5, 8
 local WIDTH = SLOT * BUCKET
 local EMPTY = string.rep('\0', SLOT)
 local MAX_STEPS = 4 -- buckets probed per entry; a run of 4 full buckets means "not stored"
+local HDR = 3 -- ring sub-bucket header: 2-byte stamp, 1-byte count
+local SUB = HDR + WIDTH
+local ring_key = base .. ':ring'
 
 local cur = math.floor(now / slice_ms)
 local oldest = math.floor((now - window) / slice_ms)
 local expire_at = (cur + 1) * slice_ms + window
+local R = math.ceil(window / slice_ms) + 1
 
 -- 0. one read of the meta hash: scheme digest, then each live slice's tables
-local fields = {'digest', 'c' .. cur}
+local fields = {'digest', 'c' .. cur, 'ring'}
 for s = cur, oldest, -1 do
   fields[#fields + 1] = 'z' .. s
   fields[#fields + 1] = 't' .. s
@@ -64,74 +79,150 @@ elseif m[1] ~= ARGV[17] then
   return {'incompatible', m[1], '', '0'}
 end
 
--- entry hashes: one per band (from its rows' values) and one for the URL
+-- entry hashes: one per band (from its rows' values) and one for the URL, each with its
+-- 2-byte slot fingerprint. A band is 4 bytes (rows = 2) in the common case: one string.byte.
 local function u32(s, from, to)
   local h = 0
   for i = from, to do h = (h * 256 + string.byte(s, i)) % 4294967291 end
   return h
 end
-local entries = {}
+local entries, fps = {}, {}
 local width = rows * 2
 for b = 0, bands - 1 do
   local off = VAL0 + b * width
+  local v
+  if width == 4 then
+    local b1, b2, b3, b4 = string.byte(rec, off, off + 3)
+    v = (((b1 * 256 + b2) * 256 + b3) * 256 + b4) % 4294967291 -- = u32 of the 4 bytes
+  else
+    v = u32(rec, off, off + width - 1)
+  end
   -- multiplier < 2^21 keeps the product exact in Lua's doubles
-  entries[#entries + 1] = (u32(rec, off, off + width - 1) * 1000003 + b * 40503 + 7) % 4294967291
+  entries[#entries + 1] = (v * 1000003 + b * 40503 + 7) % 4294967291
 end
 if url_fp ~= '' then
   entries[#entries + 1] = (u32(url_fp, 1, 4) * 1000003 + bands * 40503 + 7) % 4294967291
 end
+for e = 1, #entries do
+  local h = entries[e]
+  fps[e] = string.char(math.floor(h / 16777216) % 256, math.floor(h / 65536) % 256)
+end
 
--- probe one table for one entry: adds each slot with the entry's fingerprint to the
--- candidates (when gathering), returns the byte offset of the first empty slot (where the
--- entry would go) or nil after MAX_STEPS full buckets
 local cands, seen = {}, {}
-local function probe(key, slots, h, s, gather)
+local function add_cand(s, id)
+  local ck = s .. ':' .. id
+  if not seen[ck] and #cands < max_cand then
+    seen[ck] = true
+    cands[#cands + 1] = {s, id}
+  end
+end
+
+-- the n used slots starting at byte at (0-based) of win: candidates with fingerprint fp
+local function scan(win, at, n, fp, s)
+  local stop = at + n * SLOT
+  local k = string.find(win, fp, at + 1, true)
+  while k and k <= stop do
+    if (k - 1 - at) % SLOT == 0 then
+      local i1, i2, i3 = string.byte(win, k + 2, k + 4)
+      add_cand(s, (i1 * 256 + i2) * 256 + i3)
+    end
+    k = string.find(win, fp, k + 1, true)
+  end
+end
+
+-- used slots of slice s in the ring sub-bucket at byte at of win (0 when a dead slice left it)
+local function ring_count(win, at, s)
+  local s1, s2, n = string.byte(win, at + 1, at + 3)
+  if s1 * 256 + s2 ~= s % 65536 then return 0 end
+  return n
+end
+
+-- probe an overflow table for one entry: adds each slot with the entry's fingerprint to the
+-- candidates (when gathering) and, when asked (want_free), returns the byte offset of the
+-- first empty slot (where the entry would go) or nil after MAX_STEPS full buckets. Slots fill
+-- a bucket from its start (no deletions), so the occupied slots are a prefix and a bucket
+-- whose last slot is taken is full. This loop is most of a check's cost: string.find and
+-- string.byte run in C, so it calls them a few times per bucket rather than loop over bytes.
+local function probe(key, slots, e, s, gather, want_free)
   local nbuckets = slots / BUCKET
-  local fp = string.char(math.floor(h / 16777216) % 256, math.floor(h / 65536) % 256)
+  local h, fp = entries[e], fps[e]
   local first = h % nbuckets
   for step = 0, MAX_STEPS - 1 do
     local off = ((first + step) % nbuckets) * WIDTH
     local win = redis.call('GETRANGE', key, off, off + WIDTH - 1)
     if string.len(win) < WIDTH then return nil end
-    -- slots fill a bucket from its start (no deletions), so the occupied slots are a prefix;
-    -- string.find runs in C, a byte-by-byte Lua loop would cost more than the GETRANGE
-    local used_len = WIDTH
-    local z = string.find(win, EMPTY, 1, true)
-    while z and (z - 1) % SLOT ~= 0 do z = string.find(win, EMPTY, z + 1, true) end
-    if z then used_len = z - 1 end
-    if gather and used_len > 0 then
+    if gather then
       local k = string.find(win, fp, 1, true)
-      while k and k < used_len do
+      while k do
         if (k - 1) % SLOT == 0 then
           local i1, i2, i3 = string.byte(win, k + 2, k + 4)
           local id = (i1 * 256 + i2) * 256 + i3
-          local ck = s .. ':' .. id
-          if not seen[ck] and #cands < max_cand then
-            seen[ck] = true
-            cands[#cands + 1] = {s, id}
-          end
+          -- id 0 is an empty slot (a fingerprint can be 0x0000)
+          if id > 0 then add_cand(s, id) end
         end
         k = string.find(win, fp, k + 1, true)
       end
     end
-    if z then return off + used_len end
+    local l1, l2, l3, l4, l5 = string.byte(win, WIDTH - 4, WIDTH)
+    if l1 + l2 + l3 + l4 + l5 == 0 then
+      -- the bucket has room: the entry's chain ends here
+      if not want_free then return nil end
+      local z = string.find(win, EMPTY, 1, true)
+      while z and (z - 1) % SLOT ~= 0 do z = string.find(win, EMPTY, z + 1, true) end
+      return off + z - 1
+    end
   end
   return nil
 end
 
 -- 1. gather candidates from every table of every live slice, newest first
-local free = {} -- current slice, newest table: entry index -> empty slot offset
+local ring_buckets = tonumber(m[3])
+local live = {} -- {slice, z, t} of every live slice that holds articles
 for si = 0, cur - oldest do
-  local s = cur - si
-  local z, t = tonumber(m[3 + 2 * si]), tonumber(m[4 + 2 * si])
-  if z then
-    for i = 0, t - 1 do
-      local key = base .. ':' .. s .. ':t:' .. i
-      local slots = z * 2 ^ i
-      for e = 1, #entries do
-        local empty = probe(key, slots, entries[e], s, true)
-        if s == cur and i == t - 1 then free[e] = empty or false end
+  local z, t = tonumber(m[4 + 2 * si]), tonumber(m[5 + 2 * si])
+  if z then live[#live + 1] = {cur - si, z, t} end
+end
+-- where each entry would go in the current slice's newest table: for the ring {bucket, used
+-- slots, their bytes}, for an overflow table the byte offset; false when 4 buckets were full
+local free = {}
+if ring_buckets and #live > 0 then
+  for e = 1, #entries do
+    local fp = fps[e]
+    local j = entries[e] % ring_buckets
+    local win = redis.call('GETRANGE', ring_key, j * R * SUB, (j + 1) * R * SUB - 1)
+    if string.len(win) == R * SUB then
+      for _, l in ipairs(live) do
+        local s = l[1]
+        local p = s % R
+        local n = ring_count(win, p * SUB, s)
+        if n > 0 then scan(win, p * SUB + HDR, n, fp, s) end
+        local want = s == cur and l[3] == 1
+        if want and n < BUCKET then free[e] = {j, n, string.sub(win, p * SUB + HDR + 1, p * SUB + HDR + n * SLOT)} end
+        -- a full sub-bucket: this slice's chain goes on in the next buckets (rare at the
+        -- load the ring is sized for)
+        local step = 1
+        while n == BUCKET and step < MAX_STEPS do
+          local jb = (j + step) % ring_buckets
+          local at = (jb * R + p) * SUB
+          local sub = redis.call('GETRANGE', ring_key, at, at + SUB - 1)
+          n = string.len(sub) == SUB and ring_count(sub, 0, s) or 0
+          if n > 0 then scan(sub, HDR, n, fp, s) end
+          if want and n < BUCKET then free[e] = {jb, n, string.sub(sub, HDR + 1, HDR + n * SLOT)} end
+          step = step + 1
+        end
+        if want and n == BUCKET then free[e] = false end
       end
+    end
+  end
+end
+for _, l in ipairs(live) do
+  local s, z, t = l[1], l[2], l[3]
+  for i = 1, t - 1 do
+    local key = base .. ':' .. s .. ':t:' .. i
+    local newest = s == cur and i == t - 1
+    for e = 1, #entries do
+      local empty = probe(key, z * 2 ^ i, e, s, true, newest)
+      if newest then free[e] = empty or false end
     end
   end
 end
@@ -187,45 +278,79 @@ local function create(key, bytes)
     redis.call('PEXPIREAT', key, expire_at)
   end
 end
-local z, t = tonumber(m[3]), tonumber(m[4])
+local z, t = tonumber(m[4]), tonumber(m[5])
 local count = redis.call('HINCRBY', meta, 'c' .. cur, 1)
 if count > 16777215 then return redis.error_reply('dedup slice full (3-byte article ids)') end
 if not z then
-  z, t = new_slots, 1
+  -- a new slice: its first table is its position in the ring, made with the first slice
+  if not ring_buckets or redis.call('EXISTS', ring_key) == 0 then
+    ring_buckets = ring_buckets or new_slots / BUCKET
+    create(ring_key, ring_buckets * R * SUB)
+    redis.call('HSET', meta, 'ring', ring_buckets)
+  end
+  z, t = ring_buckets * BUCKET, 1
   redis.call('HSET', meta, 'z' .. cur, z, 't' .. cur, t)
-  -- the meta hash lives as long as the newest slice; fields of dead slices go
+  -- the meta hash and the ring live as long as the newest slice; fields of dead slices go
   redis.call('PEXPIREAT', meta, expire_at)
+  redis.call('PEXPIREAT', ring_key, expire_at)
   for _, f in ipairs(redis.call('HKEYS', meta)) do
     local s = tonumber(string.sub(f, 2))
     if s and s < oldest and string.find('zct', string.sub(f, 1, 1), 1, true) then redis.call('HDEL', meta, f) end
   end
-  create(base .. ':' .. cur .. ':t:0', z * SLOT)
   free = {}
 elseif count * #entries > max_fill * z * (2 ^ t - 1) then
-  -- the newest table is full enough: open one twice its size (lookups now read both)
-  z, t = z, t + 1
+  -- the newest table is full enough: open an overflow table twice its size (lookups now
+  -- read both)
+  t = t + 1
   redis.call('HSET', meta, 't' .. cur, t)
   create(base .. ':' .. cur .. ':t:' .. (t - 1), z * 2 ^ (t - 1) * SLOT)
   free = {}
 end
-local table_key = base .. ':' .. cur .. ':t:' .. (t - 1)
-local slots = z * 2 ^ (t - 1)
 local pos = count - 1
 local rkey = base .. ':' .. cur .. ':r:' .. math.floor(pos / per_chunk)
 if pos % per_chunk == 0 then create(rkey, per_chunk * rec_len) end
 redis.call('SETRANGE', rkey, (pos % per_chunk) * rec_len, rec)
 local id3 = string.char(math.floor(count / 65536) % 256, math.floor(count / 256) % 256, count % 256)
+local pc = cur % R
+local stamp = string.char(math.floor(cur / 256) % 256, cur % 256)
+
+-- where entry e goes in the current slice's ring sub-buckets, read afresh: {bucket, used
+-- slots, their bytes}, or nil after MAX_STEPS full ones
+local function ring_free(e)
+  local j = entries[e] % ring_buckets
+  for step = 0, MAX_STEPS - 1 do
+    local jb = (j + step) % ring_buckets
+    local at = (jb * R + pc) * SUB
+    local sub = redis.call('GETRANGE', ring_key, at, at + SUB - 1)
+    if string.len(sub) < SUB then return nil end
+    local n = ring_count(sub, 0, cur)
+    if n < BUCKET then return {jb, n, string.sub(sub, HDR + 1, HDR + n * SLOT)} end
+  end
+  return nil
+end
+
+local table_key = base .. ':' .. cur .. ':t:' .. (t - 1)
+local slots = z * 2 ^ (t - 1)
 local used = {}
 for e = 1, #entries do
-  local h = entries[e]
-  local off = free[e]
-  -- two entries of this article may have found the same empty slot: look again
-  if off == nil or (off and used[off]) then off = probe(table_key, slots, h, cur, false) end
-  if off then used[off] = true end
-  -- off false/nil: four full buckets in a row; the article is still findable by other bands
-  if off then
-    local fp = string.char(math.floor(h / 16777216) % 256, math.floor(h / 65536) % 256)
-    redis.call('SETRANGE', table_key, off, fp .. id3)
+  local target = free[e]
+  -- two entries of this article may have chosen the same sub-bucket or slot: look again
+  -- (target false/nil: four full buckets in a row; the article is still findable by other bands)
+  if t == 1 then
+    if target == nil or (target and used[target[1]]) then target = ring_free(e) end
+    if target then
+      local jb, n, bytes = target[1], target[2], target[3]
+      used[jb] = true
+      -- header and slots up to the new one in one write; a sub-bucket left by a dead slice
+      -- restarts at count 1 (its old slots beyond the count are never read)
+      redis.call('SETRANGE', ring_key, (jb * R + pc) * SUB, stamp .. string.char(n + 1) .. bytes .. fps[e] .. id3)
+    end
+  else
+    if target == nil or (target and used[target]) then target = probe(table_key, slots, e, cur, false, true) end
+    if target then
+      used[target] = true
+      redis.call('SETRANGE', table_key, target, fps[e] .. id3)
+    end
   end
 end
 return {'new', doc_id, '', '0'}
