@@ -65,7 +65,8 @@ local expire_at = (cur + 1) * slice_ms + window
 local R = math.ceil(window / slice_ms) + 1
 
 -- 0. one read of the meta hash: scheme digest, then each live slice's tables
-local fields = {'digest', 'c' .. cur, 'ring'}
+local cur_s = tostring(cur) -- number to string is a sprintf: once
+local fields = {'digest', 'c' .. cur_s, 'ring'}
 for s = cur, oldest, -1 do
   fields[#fields + 1] = 'z' .. s
   fields[#fields + 1] = 't' .. s
@@ -183,34 +184,58 @@ for si = 0, cur - oldest do
   if z then live[#live + 1] = {cur - si, z, t} end
 end
 -- where each entry would go in the current slice's newest table: for the ring {bucket, used
--- slots, their bytes}, for an overflow table the byte offset; false when 4 buckets were full
+-- slots, the bytes read, where its sub-bucket starts in them}, for an overflow table the byte
+-- offset; false when 4 buckets were full
 local free = {}
+-- each live slice's ring position and stamp, and whether it is the current slice's newest table
+local live_p, live_stamp, live_want = {}, {}, {}
+for i, l in ipairs(live) do
+  live_p[i], live_stamp[i], live_want[i] = l[1] % R, l[1] % 65536, l[1] == cur and l[3] == 1
+end
+local n_at, slice_at = {}, {} -- per ring position, for the bucket at hand (reused)
 if ring_buckets and #live > 0 then
   for e = 1, #entries do
     local fp = fps[e]
     local j = entries[e] % ring_buckets
     local win = redis.call('GETRANGE', ring_key, j * R * SUB, (j + 1) * R * SUB - 1)
     if string.len(win) == R * SUB then
-      for _, l in ipairs(live) do
-        local s = l[1]
-        local p = s % R
-        local n = ring_count(win, p * SUB, s)
-        if n > 0 then scan(win, p * SUB + HDR, n, fp, s) end
-        local want = s == cur and l[3] == 1
-        if want and n < BUCKET then free[e] = {j, n, string.sub(win, p * SUB + HDR + 1, p * SUB + HDR + n * SLOT)} end
-        -- a full sub-bucket: this slice's chain goes on in the next buckets (rare at the
-        -- load the ring is sized for)
-        local step = 1
-        while n == BUCKET and step < MAX_STEPS do
-          local jb = (j + step) % ring_buckets
-          local at = (jb * R + p) * SUB
-          local sub = redis.call('GETRANGE', ring_key, at, at + SUB - 1)
-          n = string.len(sub) == SUB and ring_count(sub, 0, s) or 0
-          if n > 0 then scan(sub, HDR, n, fp, s) end
-          if want and n < BUCKET then free[e] = {jb, n, string.sub(sub, HDR + 1, HDR + n * SLOT)} end
-          step = step + 1
+      for i = 1, R do n_at[i - 1] = nil end
+      for i = 1, #live do
+        local p = live_p[i]
+        local at = p * SUB
+        local s1, s2, n = string.byte(win, at + 1, at + 3)
+        -- 0 used slots where a dead slice left the sub-bucket
+        if s1 * 256 + s2 ~= live_stamp[i] then n = 0 end
+        n_at[p], slice_at[p] = n, live[i][1]
+        if live_want[i] and n < BUCKET then free[e] = {j, n, win, at} end
+        if n == BUCKET then
+          -- a full sub-bucket: this slice's chain goes on in the next buckets (rare at the
+          -- load the ring is sized for)
+          local s = live[i][1]
+          local step = 1
+          while n == BUCKET and step < MAX_STEPS do
+            local jb = (j + step) % ring_buckets
+            local at2 = (jb * R + p) * SUB
+            local sub = redis.call('GETRANGE', ring_key, at2, at2 + SUB - 1)
+            n = string.len(sub) == SUB and ring_count(sub, 0, s) or 0
+            if n > 0 then scan(sub, HDR, n, fp, s) end
+            if live_want[i] and n < BUCKET then free[e] = {jb, n, sub, 0} end
+            step = step + 1
+          end
+          if live_want[i] and n == BUCKET then free[e] = false end
         end
-        if want and n == BUCKET then free[e] = false end
+      end
+      -- one search of the whole bucket for the fingerprint (it is rarely there at all)
+      local k = string.find(win, fp, 1, true)
+      while k do
+        local p = math.floor((k - 1) / SUB)
+        local rel = k - 1 - p * SUB - HDR
+        local n = n_at[p]
+        if n and rel >= 0 and rel % SLOT == 0 and rel < n * SLOT then
+          local i1, i2, i3 = string.byte(win, k + 2, k + 4)
+          add_cand(slice_at[p], (i1 * 256 + i2) * 256 + i3)
+        end
+        k = string.find(win, fp, k + 1, true)
       end
     end
   end
@@ -228,7 +253,7 @@ for _, l in ipairs(live) do
 end
 
 -- 2. verify each candidate against its stored record
-local mine = {string.byte(rec, VAL0, ID0 - 1)}
+local mine = #cands > 0 and {string.byte(rec, VAL0, ID0 - 1)} or {}
 local function size_of(s)
   local b1, b2, b3, b4 = string.byte(s, 1, 4)
   return ((b1 * 256 + b2) * 256 + b3) * 256 + b4
@@ -279,7 +304,7 @@ local function create(key, bytes)
   end
 end
 local z, t = tonumber(m[4]), tonumber(m[5])
-local count = redis.call('HINCRBY', meta, 'c' .. cur, 1)
+local count = redis.call('HINCRBY', meta, 'c' .. cur_s, 1)
 if count > 16777215 then return redis.error_reply('dedup slice full (3-byte article ids)') end
 if not z then
   -- a new slice: its first table is its position in the ring, made with the first slice
@@ -307,7 +332,7 @@ elseif count * #entries > max_fill * z * (2 ^ t - 1) then
   free = {}
 end
 local pos = count - 1
-local rkey = base .. ':' .. cur .. ':r:' .. math.floor(pos / per_chunk)
+local rkey = base .. ':' .. cur_s .. ':r:' .. math.floor(pos / per_chunk)
 if pos % per_chunk == 0 then create(rkey, per_chunk * rec_len) end
 redis.call('SETRANGE', rkey, (pos % per_chunk) * rec_len, rec)
 local id3 = string.char(math.floor(count / 65536) % 256, math.floor(count / 256) % 256, count % 256)
@@ -315,7 +340,7 @@ local pc = cur % R
 local stamp = string.char(math.floor(cur / 256) % 256, cur % 256)
 
 -- where entry e goes in the current slice's ring sub-buckets, read afresh: {bucket, used
--- slots, their bytes}, or nil after MAX_STEPS full ones
+-- slots, the bytes read, where the sub-bucket starts in them}, or nil after MAX_STEPS full ones
 local function ring_free(e)
   local j = entries[e] % ring_buckets
   for step = 0, MAX_STEPS - 1 do
@@ -324,12 +349,12 @@ local function ring_free(e)
     local sub = redis.call('GETRANGE', ring_key, at, at + SUB - 1)
     if string.len(sub) < SUB then return nil end
     local n = ring_count(sub, 0, cur)
-    if n < BUCKET then return {jb, n, string.sub(sub, HDR + 1, HDR + n * SLOT)} end
+    if n < BUCKET then return {jb, n, sub, 0} end
   end
   return nil
 end
 
-local table_key = base .. ':' .. cur .. ':t:' .. (t - 1)
+local table_key = t > 1 and base .. ':' .. cur_s .. ':t:' .. (t - 1)
 local slots = z * 2 ^ (t - 1)
 local used = {}
 for e = 1, #entries do
@@ -339,7 +364,8 @@ for e = 1, #entries do
   if t == 1 then
     if target == nil or (target and used[target[1]]) then target = ring_free(e) end
     if target then
-      local jb, n, bytes = target[1], target[2], target[3]
+      local jb, n, read, at = target[1], target[2], target[3], target[4]
+      local bytes = string.sub(read, at + HDR + 1, at + HDR + n * SLOT)
       used[jb] = true
       -- header and slots up to the new one in one write; a sub-bucket left by a dead slice
       -- restarts at count 1 (its old slots beyond the count are never read)
