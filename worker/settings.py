@@ -31,7 +31,7 @@ class DedupSettings(BaseModel):
     num_perm: int = 128
     #: LSH bands x rows (of 16-bit values). A pair with Jaccard J becomes a candidate with
     #: probability 1-(1-J**2)**8: 0.90 at J=0.5, 0.97 at J=0.6 (a copy truncated to 60%),
-    #: 0.995 at J=0.7. Each band costs one lookup per live time slice, so few wide-open bands
+    #: 0.995 at J=0.7. Each band costs one read of the index per check, so few wide-open bands
     #: (rows=2) are cheaper than the classic 20 x 4 and find truncated copies more often
     #: (20 x 4 gives 0.73 at J=0.5, 0.94 at J=0.6).
     bands: int = 8
@@ -52,13 +52,15 @@ class DedupSettings(BaseModel):
     #: closes, so an article is findable for at least the window and is gone at most one
     #: slice (window / slices) later.
     window_seconds: int = 30 * 24 * 3600
-    #: time slices per window; each check looks up every band in slices + 1 live slices, so
-    #: more slices mean tighter expiry but slower checks
+    #: time slices per window; slices + 1 are live at once. Their first tables are interleaved
+    #: in one string, so a band is one read whatever the number; more slices mean tighter
+    #: expiry and a longer read
     slices: int = 3
-    #: articles indexed per window the index is sized for: each new time slice allocates one
-    #: lookup table of expected_articles / slices x (bands + 1) slots at half load, 5 bytes a
-    #: slot (1.5 MB at 100k). A slice that receives more opens a table twice the size (one
-    #: more lookup per band), so going over costs speed, never correctness.
+    #: articles indexed per window the index is sized for: each of the slices + 1 live slices
+    #: gets expected_articles / slices x (bands + 1) slots at half load in the shared ring
+    #: string, 5 bytes a slot plus a 3-byte header per 8 (12.9 MB in all at 100k). A slice that
+    #: receives more opens an overflow table twice its size (one more lookup per band), so
+    #: going over costs speed, never correctness.
     expected_articles: int = 100_000
 
 

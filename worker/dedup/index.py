@@ -1,22 +1,27 @@
 """The dedup index in Redis, shared by every worker: exact, URL and MinHash-LSH lookups,
 decided and written atomically by one Lua script (``lua/check_and_insert.lua``).
 
-Storage is cut into time slices of ``window / slices``. Each slice holds
+Storage is cut into time slices of ``window / slices``; ``slices + 1`` are live at once. Each
+slice has
 
 * strings of fixed-size records, one per canonical article (shingle count, text hash, URL
   fingerprint, signature, article id: ``record_bytes()`` = 309 bytes with the defaults),
   addressed by a 3-byte id local to the slice;
-* one open-addressing table (a string) holding, for each article, one 5-byte slot per LSH band
-  and one for its canonical URL (2-byte fingerprint, 3-byte id), sized for
-  ``expected_articles`` at half load; a slice that receives more opens a second table twice
-  the size. A lookup is one GETRANGE of an 8-slot bucket: O(1), unlike a scan of a listpack
-  hash, and a string is freed at once when it expires, unlike a big hash;
-* its table size and article count, as fields of the meta hash.
+* its share of the ring: one open-addressing table holding, for each article, one 5-byte slot
+  per LSH band and one for its canonical URL (2-byte fingerprint, 3-byte id), sized for
+  ``expected_articles`` at half load. The live slices' tables are interleaved bucket by bucket
+  in one string (``Keys.dedup_ring``): bucket j is one 43-byte sub-bucket per ring position (a
+  stamp naming the slice, a count, 8 slots), so one GETRANGE reads a band's slots in every live
+  slice, and a sub-bucket stamped by a dead slice counts as empty (nothing is ever cleared). A
+  slice that receives more than it was sized for opens an overflow table of its own, twice the
+  size;
+* its table size, table count and article count, as fields of the meta hash.
 
-All keys of a slice expire at the same instant, one window after the slice closes, so whole
-slices vanish together and nothing is left behind. A check probes every band in each live
-slice (``slices + 1`` of them), verifies candidates against their records and, when nothing
-matches, inserts the article into the current slice, all in one script.
+The records and overflow tables of a slice expire at the same instant, one window after the
+slice closes; the ring and the meta hash expire with the newest slice, so nothing is left
+behind. A check reads each band's ring bucket (and any overflow tables), verifies candidates
+against their records and, when nothing matches, inserts the article into the current slice,
+all in one script.
 
 Exact copies need no lookup of their own: an identical text has an identical signature, so it
 is always an LSH candidate, and the record's text hash tells exact from near. A redelivered
