@@ -68,8 +68,9 @@ local R = math.ceil(window / slice_ms) + 1
 local cur_s = tostring(cur) -- number to string is a sprintf: once
 local fields = {'digest', 'c' .. cur_s, 'ring'}
 for s = cur, oldest, -1 do
-  fields[#fields + 1] = 'z' .. s
-  fields[#fields + 1] = 't' .. s
+  local name = tostring(s)
+  fields[#fields + 1] = 'z' .. name
+  fields[#fields + 1] = 't' .. name
 end
 local m = redis.call('HMGET', meta, unpack(fields))
 if not m[1] then
@@ -102,7 +103,8 @@ for b = 0, bands - 1 do
   entries[#entries + 1] = (v * 1000003 + b * 40503 + 7) % 4294967291
 end
 if url_fp ~= '' then
-  entries[#entries + 1] = (u32(url_fp, 1, 4) * 1000003 + bands * 40503 + 7) % 4294967291
+  local b1, b2, b3, b4 = string.byte(url_fp, 1, 4)
+  entries[#entries + 1] = ((((b1 * 256 + b2) * 256 + b3) * 256 + b4) % 4294967291 * 1000003 + bands * 40503 + 7) % 4294967291
 end
 for e = 1, #entries do
   local h = entries[e]
