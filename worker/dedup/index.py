@@ -39,6 +39,7 @@ import struct
 from dataclasses import dataclass
 from importlib import resources
 
+import hiredis
 import redis
 
 from worker.dedup.minhash import Signature, scheme
@@ -142,7 +143,7 @@ class DedupIndex:
             settings.containment_threshold, settings.min_length_ratio, MAX_CANDIDATES,
             RECORDS_PER_CHUNK, keys.dedup_base, self._digest, self._scheme_json, settings.num_perm,
         ]
-        self._fixed_bytes = [a if isinstance(a, bytes) else str(a).encode() for a in self._fixed_args]
+        self._fixed_bytes = tuple(a if isinstance(a, bytes) else str(a).encode() for a in self._fixed_args)
         self._conn: redis.Connection | None = None
         self._conn_pid = 0
 
@@ -172,7 +173,7 @@ class DedupIndex:
         ``now_ms`` overrides the server clock (benchmarks replaying a month of arrivals)."""
         url_fp = url_fingerprint(canonical_url) if canonical_url else b""
         status, canon, method, sim = self._run_script(
-            [doc_id, pack_record(doc_id, text_hash, sig, url_fp), url_fp, "" if now_ms is None else now_ms]
+            (doc_id, pack_record(doc_id, text_hash, sig, url_fp), url_fp, b"" if now_ms is None else str(now_ms))
         )
         if status == b"incompatible":
             self._raise_incompatible(self._client.hget(self._keys.dedup_meta, "scheme").decode())
@@ -183,7 +184,7 @@ class DedupIndex:
             similarity=float(sim),
         )
 
-    def _run_script(self, args: list[str | bytes | int]) -> list[bytes]:
+    def _run_script(self, args: tuple[str | bytes, ...]) -> list[bytes]:
         """One EVALSHA of the script on this process's own connection.
 
         Why not ``self._script(...)``: redis-py's command path (pool checkout and release,
@@ -199,10 +200,9 @@ class DedupIndex:
             conn = self._conn = self._client.connection_pool.make_connection()
             self._conn_pid = os.getpid()
         try:
-            conn.send_packed_command(
-                conn.pack_command("EVALSHA", self._script.sha, 1, self._keys.dedup_meta, *args, *self._fixed_bytes),
-                check_health=False,
-            )
+            # hiredis packs for redis-py too; called directly it skips re-checking 23 arguments
+            command = (b"EVALSHA", self._script.sha, b"1", self._keys.dedup_meta, *args, *self._fixed_bytes)
+            conn.send_packed_command([hiredis.pack_command(command)], check_health=False)
             return conn.read_response()
         except redis.exceptions.NoScriptError:
             pass
