@@ -13,6 +13,7 @@ for the same event, and a redelivered task finds its recorded assignment and rep
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from importlib import resources
@@ -20,6 +21,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 
 import redis
 
@@ -34,6 +36,9 @@ from worker.threads.watched import WatchedThread, load_watched
 
 _INDEX_SCRIPT = resources.files("worker.threads").joinpath("lua/index_cluster.lua").read_text()
 _COUNT_SCRIPT = resources.files("worker.threads").joinpath("lua/count_features.lua").read_text()
+_CANDIDATES_SCRIPT = resources.files("worker.threads").joinpath("lua/candidates.lua").read_text()
+_READ_SCRIPT = resources.files("worker.threads").joinpath("lua/read_clusters.lua").read_text()
+_RELEASE_SCRIPT = resources.files("worker.threads").joinpath("lua/release_lock.lua").read_text()
 
 #: features of an article used to look up candidate clusters in the inverted index
 _LOOKUP_TERMS = 12
@@ -91,6 +96,13 @@ class _Stored:
     thread: str | None  # stories only: the thread the story belongs to
 
 
+def _eval(pipe: redis.client.Pipeline, script: str, keys: list[str], args: list[object]) -> None:
+    """Queue a Lua script on ``pipe`` as EVAL. A registered script (EVALSHA) makes redis-py send
+    SCRIPT EXISTS before every pipeline it is on, a round trip of its own; EVAL sends the source
+    (under a kilobyte) instead, and Redis reuses the script it compiled for it last time."""
+    pipe.eval(script, len(keys), *keys, *args)
+
+
 def _decode(cid: str, raw: Mapping[bytes, bytes]) -> _Stored | None:
     if not raw or b"centroid" not in raw:
         return None
@@ -110,8 +122,7 @@ class ThreadState:
         self._r = client
         self._k = keys
         self._s = settings
-        self._index_script = client.register_script(_INDEX_SCRIPT)
-        self._count_script = client.register_script(_COUNT_SCRIPT)
+        self._read_script = client.register_script(_READ_SCRIPT)
         self._watched: dict[str, WatchedThread] = {w.thread_id: w for w in load_watched(settings.watched_path)}
         self._definitions = [
             (w.thread_id, definition_vector(w.name, w.description, w.key_terms, "en", settings.centroid_terms), w.key_terms)
@@ -125,16 +136,23 @@ class ThreadState:
     def vector(self, title: str | None, text: str, language: str | None) -> tuple[Vector, Features]:
         """TF-IDF vector of an article under the document frequencies learned so far."""
         feats = features(title, lead(text), language)
-        names = list(feats.counts)
         pipe = self._r.pipeline(transaction=False)
-        pipe.hmget(self._k.df, names)
-        pipe.get(self._k.df_total)
-        dfs_raw, n_raw = pipe.execute()
-        dfs = {t: float(v) for t, v in zip(names, dfs_raw) if v is not None}
-        return vectorise(feats, dfs, float(n_raw or 0), language, self._s.centroid_terms), feats
+        self._queue_dfs(pipe, feats)
+        return self._vectorise(feats, pipe.execute(), language), feats
 
-    def _recorded(self, article_id: str) -> Assignment | None:
-        done = self._r.get(self._k.assignment(article_id))
+    def _queue_dfs(self, pipe: redis.client.Pipeline, feats: Features) -> None:
+        pipe.hmget(self._k.df, list(feats.counts))
+        pipe.get(self._k.df_total)
+
+    def _vectorise(self, feats: Features, replies: list, language: str | None) -> Vector:
+        """The vector from the two replies ``_queue_dfs`` queued, first on the pipeline."""
+        dfs_raw, n_raw = replies[0], replies[1]
+        dfs = {t: float(v) for t, v in zip(feats.counts, dfs_raw) if v is not None}
+        return vectorise(feats, dfs, float(n_raw or 0), language, self._s.centroid_terms)
+
+    @staticmethod
+    def _recorded(done: bytes | None) -> Assignment | None:
+        """A recorded assignment, decoded from its key's value."""
         if not done:
             return None
         data = json.loads(done)
@@ -143,28 +161,79 @@ class ThreadState:
     def assign(self, article_id: str, title: str | None, text: str, language: str | None, when: float) -> Assignment:
         """Story and thread of an article dated ``when`` (unix seconds); a second call for the
         same article returns the first answer."""
-        done = self._recorded(article_id)
+        # features before the recorded-assignment check, so that the check and the document
+        # frequencies take one round trip: a redelivery is rare, a round trip is ~100 µs
+        feats = features(title, lead(text), language)
+        pipe = self._r.pipeline(transaction=False)
+        self._queue_dfs(pipe, feats)
+        pipe.get(self._k.assignment(article_id))
+        replies = pipe.execute()
+        done = self._recorded(replies[2])
         if done:
             return done
-        vec, feats = self.vector(title, text, language)
+        vec = self._vectorise(feats, replies, language)
         headline = (title or "").strip() or "(untitled)"
+        token = uuid.uuid4().hex.encode()
         try:
-            with self._r.lock(self._k.thread_lock, timeout=_LOCK_TIMEOUT, sleep=_LOCK_POLL, blocking_timeout=_LOCK_WAIT):
-                done = self._recorded(article_id)
-                if done:
-                    return done
-                return self._assign_locked(article_id, vec, feats, headline, language, when)
-        except redis.exceptions.LockError as exc:
-            # not acquired in time, or lost before release: nothing half-written is recorded as
-            # done, so a retry decides again
-            raise TransientError(f"thread lock: {exc}") from exc
+            recorded, story_ids, thread_ids = self._lock_and_look_up(article_id, vec, token)
+            done = self._recorded(recorded)
+            if done:
+                released = self._r.eval(_RELEASE_SCRIPT, 1, self._k.thread_lock, token)
+            else:
+                done, released = self._assign_locked(
+                    article_id, vec, feats, headline, language, when, story_ids, thread_ids, token,
+                )
+        except BaseException:
+            # the lock may be ours (taken, and not released by the writes): free it rather than
+            # make every worker wait for it to expire; the token check makes this a no-op if not
+            with contextlib.suppress(redis.RedisError):  # the error to report is the first one
+                self._r.eval(_RELEASE_SCRIPT, 1, self._k.thread_lock, token)
+            raise
+        if not released:
+            # lost (expired) before release: what was written is complete and recorded, so a
+            # retry repeats it (as with redis-py's Lock, which raised at release)
+            raise TransientError("thread lock: lost before release")
+        return done
+
+    def _lock_and_look_up(self, article_id: str, vec: Vector, token: bytes) -> list:
+        """Take the assignment lock, then read under it the assignment a concurrent worker may
+        have recorded meanwhile and the candidate ids of both levels (the same features; the
+        thread's are wasted when the article joins a story, but cost microseconds, a round trip
+        ~100). The first try at the lock shares the reads' round trip: Redis runs one
+        connection's commands in order, so once the SET NX succeeded the reads after it are
+        under the lock; a worker that did not get it drops them, waits and reads again."""
+        lookup_terms = strongest(vec, _LOOKUP_TERMS)
+        deadline = time.monotonic() + _LOCK_WAIT
+        have_lock = False
+        while True:
+            pipe = self._r.pipeline(transaction=False)
+            if not have_lock:
+                pipe.set(self._k.thread_lock, token, nx=True, px=_LOCK_TIMEOUT * 1000)
+            pipe.get(self._k.assignment(article_id))
+            for level in ("story", "thread"):
+                index = [self._k.cluster_index(level, t) for t in lookup_terms]
+                _eval(pipe, _CANDIDATES_SCRIPT, index, [_PER_TERM, self._s.max_candidates])
+            replies = pipe.execute()
+            if have_lock:
+                return replies
+            if replies[0]:
+                return replies[1:]
+            # contended: poll with the SET NX alone, then read once the lock is ours
+            while not self._r.set(self._k.thread_lock, token, nx=True, px=_LOCK_TIMEOUT * 1000):
+                if time.monotonic() >= deadline:
+                    # nothing was written, so a retry decides again
+                    raise TransientError(f"thread lock: not acquired within {_LOCK_WAIT} s")
+                time.sleep(_LOCK_POLL)
+            have_lock = True
 
     def _assign_locked(
         self, article_id: str, vec: Vector, feats: Features, headline: str, language: str | None, when: float,
-    ) -> Assignment:
-        pipe = self._r.pipeline(transaction=True)
+        story_ids: list[bytes], thread_ids: list[bytes], token: bytes,
+    ) -> tuple[Assignment, bool]:
+        """The decision and its writes, under the lock; the writes release it. Returns whether
+        the lock was still held at release."""
         s = self._s
-        story_old, story_choice = self._decide("story", vec, when, s.story_threshold, s.story_half_life_hours)
+        story_old, story_choice = self._decide("story", vec, story_ids, when, s.story_threshold, s.story_half_life_hours)
         thread_old: _Stored | None = None
         thread_id: str | None = None
         if story_old is not None and story_old.thread:
@@ -177,10 +246,11 @@ class ThreadState:
                 thread_id = watched.cluster_id
                 thread_old = self._load("thread", thread_id)
             else:
-                thread_old, _ = self._decide("thread", vec, when, s.thread_threshold, s.thread_half_life_hours)
+                thread_old, _ = self._decide("thread", vec, thread_ids, when, s.thread_threshold, s.thread_half_life_hours)
                 thread_id = thread_old.cluster_id if thread_old else None
         thread_id = thread_id or f"t_{uuid.uuid4().hex[:12]}"
         story_id = story_old.cluster_id if story_old else f"s_{uuid.uuid4().hex[:12]}"
+        pipe = self._r.pipeline(transaction=True)
         story = self._write("story", pipe, story_id, story_old, vec, feats, headline, when, thread=thread_id)
         thread = self._write("thread", pipe, thread_id, thread_old, vec, feats, headline, when)
         pipe.set(
@@ -189,40 +259,39 @@ class ThreadState:
             ex=s.ttl_seconds,
         )
         # learn document frequencies after deciding, so an article does not vote for itself
-        self._count_script(keys=[self._k.df, self._k.df_total], args=list(feats.counts), client=pipe)
-        pipe.execute()
-        return Assignment(story, thread)
+        _eval(pipe, _COUNT_SCRIPT, [self._k.df, self._k.df_total], list(feats.counts))
+        # release the lock in the same transaction: atomically with the writes, and without a
+        # round trip of its own
+        _eval(pipe, _RELEASE_SCRIPT, [self._k.thread_lock], [token])
+        released = pipe.execute()[-1]
+        return Assignment(story, thread), bool(released)
 
     # -- reading ------------------------------------------------------------------------------
 
     def _load(self, level: str, cid: str) -> _Stored | None:
         return _decode(cid, self._r.hgetall(self._k.cluster(level, cid)))
 
-    def _candidates(self, level: str, vec: Vector) -> list[Cluster]:
-        """Clusters indexed under the article's strongest features, most recently active first.
-        At most _LOOKUP_TERMS x _PER_TERM ids and ``max_candidates`` clusters are read, however
-        many clusters exist."""
-        pipe = self._r.pipeline(transaction=False)
-        for t in strongest(vec, _LOOKUP_TERMS):
-            pipe.zrevrange(self._k.cluster_index(level, t), 0, _PER_TERM - 1)
-        ids: dict[str, None] = {}
-        for members in pipe.execute():
-            for m in members:
-                ids.setdefault(m.decode(), None)
-        ids_list = list(ids)[: self._s.max_candidates]
-        pipe = self._r.pipeline(transaction=False)
-        for cid in ids_list:
-            pipe.hmget(self._k.cluster(level, cid), "centroid", "size", "when")
+    def _candidates(self, level: str, ids: list[bytes]) -> list[Cluster]:
+        """The clusters of ``ids`` (from lua/candidates.lua: indexed under the article's strongest
+        features, most recently active first) still stored. At most _LOOKUP_TERMS x _PER_TERM
+        ids and ``max_candidates`` clusters are read, however many clusters exist."""
+        if not ids:
+            return []
+        cids = [m.decode() for m in ids]
+        # centroid, size and time only: the whole hash of 50 clusters is ~3x the bytes, which
+        # costs more than the round trip that reads the chosen one's (``_load``)
+        rows = self._read_script(keys=[self._k.cluster(level, cid) for cid in cids], args=["centroid", "size", "when"])
         out = []
-        for cid, (centroid, size, when) in zip(ids_list, pipe.execute()):
+        for cid, (centroid, size, when) in zip(cids, rows):
             if centroid is not None:  # else expired since it was indexed
-                out.append(Cluster(cid, json.loads(centroid), int(size), float(when)))
+                # decoded only if choose() scores it (see cluster.Cluster)
+                out.append(Cluster(cid, partial(json.loads, centroid), int(size), float(when)))
         return out
 
     def _decide(
-        self, level: str, vec: Vector, when: float, threshold: float, half_life: float,
+        self, level: str, vec: Vector, ids: list[bytes], when: float, threshold: float, half_life: float,
     ) -> tuple[_Stored | None, Choice]:
-        choice = choose(vec, self._candidates(level, vec), when, threshold, half_life)
+        choice = choose(vec, self._candidates(level, ids), when, threshold, half_life)
         chosen = self._load(level, choice.cluster_id) if choice.cluster_id else None
         return chosen, choice
 
@@ -265,9 +334,9 @@ class ThreadState:
         # watched threads are found through their definitions, not through the index
         new_index = [] if watched else strongest(centroid, _INDEX_TERMS)
         dropped = sorted(set(indexed) - set(new_index))
-        self._index_script(
-            keys=[self._k.cluster_index(level, f) for f in new_index + dropped],
-            args=[cid, last, len(new_index), _INDEX_KEEP, self._s.ttl_seconds], client=pipe,
+        _eval(
+            pipe, _INDEX_SCRIPT, [self._k.cluster_index(level, f) for f in new_index + dropped],
+            [cid, last, len(new_index), _INDEX_KEEP, self._s.ttl_seconds],
         )
         fields["indexed"] = json.dumps(new_index)
         pipe.hset(key, mapping=fields)
