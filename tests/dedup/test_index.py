@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -161,7 +162,23 @@ def test_a_check_survives_a_flushed_script_and_a_killed_connection(client, keys,
     client.script_flush()  # e.g. a Redis restart without persistence of scripts
     assert _check(index, "f2", bodies[0]).canonical_id == "f1"
     # the server drops the index's own connection (idle timeout, failover, CLIENT KILL)
-    host, port = index._conn._sock.getsockname()[:2]
+    host, port = index._local.conn[1]._sock.getsockname()[:2]
     assert client.client_kill_filter(addr=f"{host}:{port}") == 1
     assert _check(index, "f3", bodies[0]).canonical_id == "f1"
     assert not _check(index, "f4", bodies[1]).is_duplicate
+
+
+def test_threads_sharing_one_index_each_get_their_own_answer(client, keys, index):
+    # a threads pool shares the process's pipeline: replies must not cross between threads
+    from concurrent.futures import ThreadPoolExecutor
+
+    bodies = _bodies()
+    for i, body in enumerate(bodies):
+        assert not _check(index, f"t{i}", body).is_duplicate
+
+    def copy_of(i):
+        return _check(index, f"t-copy{i}-{threading.get_ident()}", bodies[i % len(bodies)]).canonical_id
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        found = list(pool.map(copy_of, range(400)))
+    assert found == [f"t{i % len(bodies)}" for i in range(400)]

@@ -36,6 +36,7 @@ import json
 import math
 import os
 import struct
+import threading
 from dataclasses import dataclass
 from importlib import resources
 
@@ -144,8 +145,8 @@ class DedupIndex:
             RECORDS_PER_CHUNK, keys.dedup_base, self._digest, self._scheme_json, settings.num_perm,
         ]
         self._fixed_bytes = tuple(a if isinstance(a, bytes) else str(a).encode() for a in self._fixed_args)
-        self._conn: redis.Connection | None = None
-        self._conn_pid = 0
+        # one connection per thread (a threads pool shares this index) and per process
+        self._local = threading.local()
 
     def ensure_scheme(self) -> None:
         """Fail early when the index under this prefix was built with another scheme (the
@@ -190,15 +191,16 @@ class DedupIndex:
         Why not ``self._script(...)``: redis-py's command path (pool checkout and release,
         encoding every argument, the retry wrapper) costs 30-50 µs a call on this kind of
         machine, as much as the script itself and a third of a check; here the 15 fixed
-        arguments are encoded once and the connection is kept. Any connection error or a
+        arguments are encoded once and each thread keeps a connection of its own (shared, two
+        threads would read each other's replies). Any connection error or a
         flushed script falls back to the ordinary path, which reloads the script and
         reconnects and retries as the client is configured. Running the script a second time
         is safe: an input that was inserted finds its own record and is "new" again.
         """
-        conn = self._conn
-        if conn is None or self._conn_pid != os.getpid():  # not a connection of the parent
-            conn = self._conn = self._client.connection_pool.make_connection()
-            self._conn_pid = os.getpid()
+        pid, conn = getattr(self._local, "conn", (0, None))
+        if conn is None or pid != os.getpid():  # none yet in this thread, or the parent's
+            conn = self._client.connection_pool.make_connection()
+            self._local.conn = (os.getpid(), conn)
         try:
             # hiredis packs for redis-py too; called directly it skips re-checking 23 arguments
             command = (b"EVALSHA", self._script.sha, b"1", self._keys.dedup_meta, *args, *self._fixed_bytes)
