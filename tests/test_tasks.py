@@ -236,3 +236,20 @@ def test_out_of_attempts_while_redis_refuses_is_not_an_internal_error(refusing_a
     assert letter["error_type"] == "redis_refused_write"
     assert letter["stage"] == "publish"
     assert "OutOfMemoryError" in letter["message"]
+
+
+def test_the_main_process_loads_the_models_its_pool_processes_share():
+    # a fresh interpreter, as a worker's main process is before the pool forks
+    import subprocess
+    import sys
+
+    code = (
+        "import py3langid.langid as L, wordfreq\n"
+        "assert L.IDENTIFIER is None and wordfreq.get_frequency_dict.cache_info().currsize == 0\n"
+        "from worker.pipeline import warm_up\n"
+        "warm_up()\n"
+        "assert L.IDENTIFIER is not None, 'py3langid model not loaded'\n"
+        "assert wordfreq.get_frequency_dict.cache_info().currsize >= 1, 'wordfreq list not loaded'\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr

@@ -15,7 +15,7 @@ from celery.signals import worker_init, worker_process_init
 from worker.errors import PermanentError, RedisRefusedWrite, TransientError
 from worker.logs import configure_logging
 from worker import metrics
-from worker.pipeline import InputDocument, Pipeline
+from worker.pipeline import InputDocument, Pipeline, warm_up
 from worker.store.client import connect
 
 log = structlog.get_logger("storyline.tasks")
@@ -46,12 +46,14 @@ def get_pipeline(app: Celery) -> Pipeline:
 
 @worker_init.connect
 def _init_main_process(sender: Any = None, **_: Any) -> None:
-    """In the Celery main process: our log format, and the metrics endpoint (before the pool forks)."""
+    """In the Celery main process, before the pool forks: our log format, the metrics
+    endpoint, and the stages' models loaded once for every pool process (``warm_up``)."""
     settings = getattr(sender.app.conf, "storyline_settings", None) if sender is not None else None
     if settings is None:
         return
     configure_logging(settings.log_level, settings.json_logs)
     metrics.serve_from_worker(sender)
+    warm_up()
 
 
 @worker_process_init.connect
