@@ -53,7 +53,10 @@ def _init_main_process(sender: Any = None, **_: Any) -> None:
         return
     configure_logging(settings.log_level, settings.json_logs)
     metrics.serve_from_worker(sender)
-    warm_up()
+    try:
+        warm_up()
+    except Exception as exc:  # only a speed-up: the pool processes load what they need anyway
+        log.warning("warm_up_failed", error=str(exc), error_type=type(exc).__name__)
 
 
 @worker_process_init.connect
