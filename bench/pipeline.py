@@ -13,7 +13,7 @@ Prints:
   (``STORYLINE_EXTRACT__SECOND_OPINION=false``), against its own extract stage and bare
   trafilatura.
 
-    .venv/bin/python bench/pipeline.py [--count 5000] [--skip-two] [--skip-fast]
+    .venv/bin/python bench/pipeline.py [--count 5000] [--skip-two] [--skip-fast] [--workers-only]
 """
 
 from __future__ import annotations
@@ -117,12 +117,18 @@ def main() -> None:
     ap.add_argument("--skip-two", action="store_true", help="skip the 2-process run")
     ap.add_argument("--skip-fast", action="store_true", help="skip the run with the second opinion off")
     ap.add_argument("--stage-docs", type=int, default=1000, help="documents timed stage by stage in-process")
+    ap.add_argument("--workers-only", action="store_true",
+                    help="only the 1- and 2-process worker runs (no bare extraction, no stage timing)")
     args = ap.parse_args()
     url = redis_url()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "corpus"
         files = build(folder, args.count)
         print(f"corpus: {len(files)} documents ({sum(f.stat().st_size for f in files) / 2**20:.0f} MiB)")
+        if args.workers_only:
+            one, two = end_to_end(folder, url, 1), end_to_end(folder, url, 2)
+            print(f"end to end: 1 worker process {one:.1f} docs/s, 2 worker processes {two:.1f} docs/s = {two / one:.2f}x one")
+            return
         bodies = load(files)
         ours, plain = extract_stage(bodies), bare_extraction(bodies)
         print(f"bare trafilatura.extract, 1 process: {plain:.1f} docs/s")
