@@ -68,15 +68,15 @@ def private_redis(tmp_path) -> Iterator[redis.Redis]:
 
 
 def _fill(client: redis.Redis) -> None:
-    """Redis full: maxmemory just above what it uses, then one more write takes it well over, so
-    every later write is refused with OOM (nothing a worker frees, a popped task or an ack, brings
-    it back under)."""
+    """Redis full: 2 MB more data, then maxmemory 1 MB below what it uses, so every later write
+    is refused with OOM (nothing a worker frees, a popped task or an ack, brings it back under).
+
+    Not "maxmemory just above, then one big write": the big write's own 2 MB query buffer counts
+    against maxmemory, so it is refused and Redis is back under the limit at once; that version
+    only worked when a worker's write (the dedup index's first table) took it over next."""
+    client.set("filler", b"x" * (2 * 1024 * 1024))
     used = int(client.info("memory")["used_memory"])
-    client.config_set("maxmemory", used + 64 * 1024)
-    try:
-        client.set("filler", b"x" * (2 * 1024 * 1024))
-    except redis.OutOfMemoryError:  # someone else's write already took it over
-        pass
+    client.config_set("maxmemory", used - 1024 * 1024)
 
 
 def _make_replica(client: redis.Redis) -> None:
