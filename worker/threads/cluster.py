@@ -290,11 +290,9 @@ def vectorise(feats: Features, dfs: Mapping[str, float], n_docs: float, language
     """L2-normalised TF-IDF vector of the ``top_k`` strongest features."""
     language = language or "en"
     weights = {}
-    surface, log = feats.surface, math.log
-    # idf() inlined, its numerator computed once: ~200 features an article
-    docs = n_docs + _PRIOR_DOCS + 1.0
+    surface = feats.surface
     for f, c in feats.counts.items():
-        w = (1.0 + log(c)) * log(docs / (dfs.get(f, 0.0) + _PRIOR_DOCS * prior_df(surface[f], language) + 1.0))
+        w = (1.0 + math.log(c)) * idf(surface[f], dfs.get(f, 0.0), n_docs, language)
         if w > 0:
             weights[f] = w
     top = sorted(weights.items(), key=_WEIGHT, reverse=True)[:top_k]
