@@ -144,8 +144,8 @@ end
 -- candidates (when gathering) and, when asked (want_free), returns the byte offset of the
 -- first empty slot (where the entry would go) or nil after MAX_STEPS full buckets. Slots fill
 -- a bucket from its start (no deletions), so the occupied slots are a prefix and a bucket
--- whose last slot is taken is full. This loop is most of a check's cost: string.find and
--- string.byte run in C, so it calls them a few times per bucket rather than loop over bytes.
+-- whose last slot is taken is full. string.find and string.byte run in C, so it calls them a
+-- few times per bucket rather than loop over bytes.
 local function probe(key, slots, e, s, gather, want_free)
   local nbuckets = slots / BUCKET
   local h, fp = entries[e], fps[e]
@@ -189,10 +189,10 @@ end
 -- slots, the bytes read, where its sub-bucket starts in them}, for an overflow table the byte
 -- offset; false when 4 buckets were full
 local free = {}
--- each live slice's ring position and stamp, and whether it is the current slice's newest table
-local live_p, live_stamp, live_want = {}, {}, {}
+-- each live slice's ring position, and whether it is the current slice's newest table
+local live_p, live_want = {}, {}
 for i, l in ipairs(live) do
-  live_p[i], live_stamp[i], live_want[i] = l[1] % R, l[1] % 65536, l[1] == cur and l[3] == 1
+  live_p[i], live_want[i] = l[1] % R, l[1] == cur and l[3] == 1
 end
 local n_at, slice_at = {}, {} -- per ring position, for the bucket at hand (reused)
 if ring_buckets and #live > 0 then
@@ -205,9 +205,7 @@ if ring_buckets and #live > 0 then
       for i = 1, #live do
         local p = live_p[i]
         local at = p * SUB
-        local s1, s2, n = string.byte(win, at + 1, at + 3)
-        -- 0 used slots where a dead slice left the sub-bucket
-        if s1 * 256 + s2 ~= live_stamp[i] then n = 0 end
+        local n = ring_count(win, at, live[i][1])
         n_at[p], slice_at[p] = n, live[i][1]
         if live_want[i] and n < BUCKET then free[e] = {j, n, win, at} end
         if n == BUCKET then
