@@ -133,13 +133,6 @@ class ThreadState:
     def watched(self) -> list[WatchedThread]:
         return list(self._watched.values())
 
-    def vector(self, title: str | None, text: str, language: str | None) -> tuple[Vector, Features]:
-        """TF-IDF vector of an article under the document frequencies learned so far."""
-        feats = features(title, lead(text), language)
-        pipe = self._r.pipeline(transaction=False)
-        self._queue_dfs(pipe, feats)
-        return self._vectorise(feats, pipe.execute(), language), feats
-
     def _queue_dfs(self, pipe: redis.client.Pipeline, feats: Features) -> None:
         pipe.hmget(self._k.df, list(feats.counts))
         pipe.get(self._k.df_total)
