@@ -35,3 +35,13 @@ def test_redis_older_than_6_2_is_an_error_since_xautoclaim_is_missing():
 
     assert level("6.0.16") == "error" and level("6.1.9") == "error" and level("5.0.7") == "error"
     assert level("6.2.0") == "ok" and level("7.0.15") == "ok" and level("10.0.0") == "ok"
+
+
+def test_doctor_is_an_error_when_the_dedup_index_has_another_layout(client, redis_url, prefix):
+    # an index written by another release (another MinHash scheme or layout) would dead-letter
+    # every input as incompatible_index: doctor says so, with what to do
+    client.hset(f"{prefix}:dd:meta", mapping={"digest": "0123456789abcdef", "scheme": '{"record_layout": "2/32/256/8"}'})
+    run = subprocess.run([sys.executable, "-m", "worker.cli", "doctor", "--redis", redis_url, "--prefix", prefix],
+                         capture_output=True, text=True, timeout=60, env=dict(os.environ))
+    assert run.returncode == 1, run.stdout
+    assert "dedup index" in run.stdout and "new --prefix" in run.stdout.replace("\n", " ")

@@ -378,6 +378,7 @@ def doctor(
     redis_url: str | None = RedisOpt, prefix: str | None = PrefixOpt, data_dir: str | None = DataDirOpt,
 ) -> None:
     """Check the connected Redis (eviction policy, persistence, memory), workers and streams."""
+    from worker.dedup.index import DedupIndex, IncompatibleIndex
     from worker.store.doctor import Finding, inspect
 
     with _redis(_settings(redis_url, prefix, data_dir)) as (settings, _embedded):
@@ -387,6 +388,12 @@ def doctor(
         alive = _workers_alive(settings)
         findings.append(Finding("ok" if alive else "warn", "workers",
                                 "workers answer on this prefix" if alive else "no worker answers: start one with `storyline worker`"))
+        try:
+            DedupIndex(client, keys, settings.dedup).ensure_scheme()
+            findings.append(Finding("ok", "dedup index", "written with this release's MinHash scheme and layout (or not yet written)"))
+        except IncompatibleIndex as exc:
+            # every input would be dead-lettered as incompatible_index: say so before that happens
+            findings.append(Finding("error", "dedup index", str(exc)))
         queued = client.llen(f"{settings.prefix}:celery:{keys.queue}")
         findings.append(Finding("ok", "queue", f"{queued} task(s) waiting in {keys.queue}"))
         for stream in keys.output_streams:
