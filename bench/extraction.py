@@ -136,6 +136,14 @@ def trafilatura_body(raw: bytes, url: str | None) -> str:
     return trafilatura.extract(raw.decode("utf-8")) or ""
 
 
+def trafilatura_fast_metadata_body(raw: bytes, url: str | None) -> str:
+    """trafilatura without its fallbacks but with metadata (title, author, date, site): the
+    least any extractor that fills Storyline's article events has to do; a cost reference for
+    bench/pipeline.py's ratio to bare trafilatura, which extracts no metadata."""
+    doc = trafilatura.bare_extraction(raw.decode("utf-8"), url=url, fast=True, with_metadata=True)
+    return (doc.text if doc else None) or ""
+
+
 def _timed(fn, *args) -> tuple[str, float]:
     start = time.perf_counter()
     out = fn(*args)
@@ -152,7 +160,8 @@ def main() -> None:
     truth = json.loads((DATA / "ground-truth.json").read_text(encoding="utf-8"))
     ids = sorted(truth)[: args.limit or None]
     names = {"storyline": storyline_body, "storyline-html": storyline_html_body,
-             "storyline-fast": storyline_fast_body, "trafilatura": trafilatura_body}
+             "storyline-fast": storyline_fast_body, "trafilatura": trafilatura_body,
+             "traf-fast+meta": trafilatura_fast_metadata_body}
     scores: dict[str, list[tuple[float, float, float]]] = {n: [] for n in names}
     times: dict[str, list[float]] = {n: [] for n in names}
     for page_id in ids:
