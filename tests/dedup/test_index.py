@@ -182,3 +182,12 @@ def test_threads_sharing_one_index_each_get_their_own_answer(client, keys, index
     with ThreadPoolExecutor(max_workers=8) as pool:
         found = list(pool.map(copy_of, range(400)))
     assert found == [f"t{i % len(bodies)}" for i in range(400)]
+
+
+def test_indexes_built_and_dropped_give_their_connections_back(client, keys):
+    # redis-py's pool allows 100 connections by default; a process that builds an index per
+    # job (bench/semeval.py builds one per pair) must not run out (MaxConnectionsError)
+    body = _bodies()[0]
+    for i in range(client.connection_pool.max_connections + 20):
+        index = DedupIndex(client, keys, DedupSettings(expected_articles=100))
+        _check(index, f"g{i}", body)

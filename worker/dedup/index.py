@@ -37,6 +37,7 @@ import math
 import os
 import struct
 import threading
+import weakref
 from dataclasses import dataclass
 from importlib import resources
 
@@ -145,8 +146,12 @@ class DedupIndex:
             RECORDS_PER_CHUNK, keys.dedup_base, self._digest, self._scheme_json, settings.num_perm,
         ]
         self._fixed_bytes = tuple(a if isinstance(a, bytes) else str(a).encode() for a in self._fixed_args)
-        # one connection per thread (a threads pool shares this index) and per process
+        # one connection per thread (a threads pool shares this index) and per process, taken
+        # from the client's pool and given back when the index is dropped (a process that
+        # builds many indexes, such as bench/semeval.py, would otherwise exhaust the pool)
         self._local = threading.local()
+        self._held: list[redis.Connection] = []
+        weakref.finalize(self, _give_back, client.connection_pool, self._held)
 
     def ensure_scheme(self) -> None:
         """Fail early when the index under this prefix was built with another scheme (the
@@ -199,7 +204,8 @@ class DedupIndex:
         """
         pid, conn = getattr(self._local, "conn", (0, None))
         if conn is None or pid != os.getpid():  # none yet in this thread, or the parent's
-            conn = self._client.connection_pool.make_connection()
+            conn = self._client.connection_pool.get_connection()
+            self._held.append(conn)
             self._local.conn = (os.getpid(), conn)
         try:
             # hiredis packs for redis-py too; called directly it skips re-checking 23 arguments
@@ -211,3 +217,9 @@ class DedupIndex:
         except (redis.ConnectionError, redis.TimeoutError, OSError):
             conn.disconnect()
         return self._script(keys=[self._keys.dedup_meta], args=[*args, *self._fixed_args])
+
+
+def _give_back(pool: redis.ConnectionPool, held: list[redis.Connection]) -> None:
+    """Return a dropped index's connections to the pool they came from."""
+    for conn in held:
+        pool.release(conn)
