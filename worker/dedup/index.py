@@ -138,14 +138,14 @@ class DedupIndex:
         self._scheme_json = json.dumps(self._scheme, sort_keys=True)
         self._digest = hashlib.blake2b(self._scheme_json.encode(), digest_size=8).hexdigest()
         window_ms = settings.window_seconds * 1000
-        # every argument but the per-article ones, in the script's ARGV order (5..19)
-        self._fixed_args = [
+        # every argument but the per-article ones, in the script's ARGV order (5..19), encoded
+        # once (as redis-py would: str() of each)
+        self._fixed_args = tuple(str(a).encode() for a in (
             window_ms, max(1, window_ms // settings.slices), settings.bands, settings.rows,
             table_slots(settings), MAX_TABLE_FILL, settings.jaccard_threshold,
             settings.containment_threshold, settings.min_length_ratio, MAX_CANDIDATES,
             RECORDS_PER_CHUNK, keys.dedup_base, self._digest, self._scheme_json, settings.num_perm,
-        ]
-        self._fixed_bytes = tuple(a if isinstance(a, bytes) else str(a).encode() for a in self._fixed_args)
+        ))
         # one connection per thread (a threads pool shares this index) and per process, taken
         # from the client's pool and given back when the index is dropped (a process that
         # builds many indexes, such as bench/semeval.py, would otherwise exhaust the pool)
@@ -191,7 +191,7 @@ class DedupIndex:
         )
 
     def _run_script(self, args: tuple[str | bytes, ...]) -> list[bytes]:
-        """One EVALSHA of the script on this process's own connection.
+        """One EVALSHA of the script on this thread's own connection.
 
         Why not ``self._script(...)``: redis-py's command path (pool checkout and release,
         encoding every argument, the retry wrapper) costs 30-50 µs a call on this kind of
@@ -209,7 +209,7 @@ class DedupIndex:
             self._local.conn = (os.getpid(), conn)
         try:
             # hiredis packs for redis-py too; called directly it skips re-checking 23 arguments
-            command = (b"EVALSHA", self._script.sha, b"1", self._keys.dedup_meta, *args, *self._fixed_bytes)
+            command = (b"EVALSHA", self._script.sha, b"1", self._keys.dedup_meta, *args, *self._fixed_args)
             conn.send_packed_command([hiredis.pack_command(command)], check_health=False)
             return conn.read_response()
         except redis.exceptions.NoScriptError:
