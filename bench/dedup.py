@@ -17,6 +17,8 @@ unrelated texts look like; filling through the real script in pipelined batches 
 fill to a couple of minutes. Then, at the end of the window, it times single checks through
 ``DedupIndex.check_and_insert`` one after another from this one process (what one worker does):
 new articles (query finds nothing, insert) and near copies of indexed ones (query finds them).
+New articles alternate between the default settings and ``spin_microseconds=0`` (the
+"blocking" column: the worker blocks on the socket at once, see DedupSettings).
 Signature computation is timed separately on real texts (seeds and SemEval-2022 articles).
 """
 
@@ -40,7 +42,7 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from worker.dedup.index import DedupIndex, pack_record, record_bytes, url_fingerprint  # noqa: E402
+from worker.dedup.index import DedupIndex, record_bytes  # noqa: E402
 from worker.dedup.minhash import Signature, normalise, shingles, signature, text_hash  # noqa: E402
 from worker.embedded import _free_port, redis_server_binary  # noqa: E402
 from worker.extract.text import clean_scrape  # noqa: E402
@@ -102,7 +104,6 @@ def fill(client: redis.Redis, index: DedupIndex, settings: DedupSettings, n: int
     window_ms = settings.window_seconds * 1000
     t_start = t_end - window_ms
     script = index._script  # the same registered script check_and_insert runs
-    fixed = index._fixed_args
     meta = index._keys.dedup_meta
     began = time.perf_counter()
     batch = 500
@@ -115,9 +116,8 @@ def fill(client: redis.Redis, index: DedupIndex, settings: DedupSettings, n: int
             i = lo + j
             doc_id = f"{i:016x}"
             sig = Signature(values=values[j].tobytes(), size=int(sizes[j]))
-            url = url_fingerprint(f"https://site{i % 5000}.example/{i}")
             now_ms = t_start + (i * window_ms) // n
-            script(keys=[meta], args=[doc_id, pack_record(doc_id, _hash(doc_id), sig, url), url, now_ms, *fixed],
+            script(keys=[meta], args=index.script_args(doc_id, _hash(doc_id), sig, f"https://site{i % 5000}.example/{i}", now_ms),
                    client=pipe)
         pipe.execute()
     return time.perf_counter() - began
@@ -131,18 +131,21 @@ def near_copy(values: np.ndarray, rng: np.random.Generator, changed: float) -> n
     return copy
 
 
-def time_checks(index: DedupIndex, settings: DedupSettings, n_index: int, checks: int, t_end: int,
+def time_checks(index: DedupIndex, blocking: DedupIndex, settings: DedupSettings, checks: int, t_end: int,
                 rng: np.random.Generator, seed_values: np.ndarray) -> dict[str, list[float]]:
     """Latencies (ms) of ``checks`` new articles and up to ``checks // 4`` near copies (15% of
-    their signature values changed, J about 0.85) of the oldest indexed articles, one at a time."""
-    out: dict[str, list[float]] = {"new": [], "copy": []}
+    their signature values changed, J about 0.85) of the oldest indexed articles, one at a time.
+    Every other new article goes through ``blocking``, the same index with
+    ``spin_microseconds=0`` (its latencies are "new_blocking")."""
+    out: dict[str, list[float]] = {"new": [], "new_blocking": [], "copy": []}
     values = random_signatures(rng, checks, settings.num_perm)
     for i in range(checks):
         sig = Signature(values=values[i].tobytes(), size=int(rng.integers(150, 1500)))
         doc_id = f"n{i:015x}"
+        which, times = (index, out["new"]) if i % 2 == 0 else (blocking, out["new_blocking"])
         began = time.perf_counter()
-        d = index.check_and_insert(doc_id, _hash(f"new{i}"), sig, f"https://new.example/{i}", now_ms=t_end)
-        out["new"].append((time.perf_counter() - began) * 1000)
+        d = which.check_and_insert(doc_id, _hash(f"new{i}"), sig, f"https://new.example/{i}", now_ms=t_end)
+        times.append((time.perf_counter() - began) * 1000)
         assert not d.is_duplicate, d
     found = 0
     n_copies = min(checks // 4, len(seed_values))
@@ -210,9 +213,11 @@ def main() -> None:
     cfg = client.config_get("hash-max-listpack-*")
     print(f"redis {info['redis_version']} at {url} ({'private, no persistence' if proc else 'shared'}), {cfg}")
     print(f"record {record_bytes(128)} bytes per article; bands x rows = "
-          f"{DedupSettings().bands} x {DedupSettings().rows}; live slices {DedupSettings().slices + 1}\n")
+          f"{DedupSettings().bands} x {DedupSettings().rows}; live slices {DedupSettings().slices + 1}; "
+          f"checks/s with the default spin of {DedupSettings().spin_microseconds} µs before blocking "
+          f"on the reply, and ('blocking') with spin_microseconds=0, alternating\n")
 
-    header = (f"{'articles':>9} {'fill s':>7} {'checks/s':>9} {'p50 ms':>7} {'p99 ms':>7} "
+    header = (f"{'articles':>9} {'fill s':>7} {'checks/s':>9} {'blocking':>9} {'p50 ms':>7} {'p99 ms':>7} "
               f"{'copy p50':>8} {'copy p99':>8} {'found':>6} {'server us':>9} {'B/article':>10} {'(MEMORY USAGE)':>14} {'keys':>8}")
     print(header)
     try:
@@ -235,12 +240,14 @@ def main() -> None:
             # them; past ~0.4 n / slices more it opens an overflow table (tested, slower), so
             # at 10k 4,000 checks would time that path instead of the index as configured
             checks = min(args.checks, n // 10)
-            lat = time_checks(index, settings, n, checks, t_end, rng, seed_values)
+            blocking = DedupIndex(client, keys, settings.model_copy(update={"spin_microseconds": 0}))
+            lat = time_checks(index, blocking, settings, checks, t_end, rng, seed_values)
             new, copy = lat["new"], lat["copy"]
+            rate_blocking = len(lat["new_blocking"]) / (sum(lat["new_blocking"]) / 1000)
             server_us = client.info("commandstats").get("cmdstat_evalsha", {}).get("usec_per_call", float("nan"))
             rate = len(new) / (sum(new) / 1000)
             per_article = (after - before) / n if proc else float("nan")
-            print(f"{n:>9,} {fill_s:>7.1f} {rate:>9,.0f} {pct(new, .5):>7.3f} {pct(new, .99):>7.3f} "
+            print(f"{n:>9,} {fill_s:>7.1f} {rate:>9,.0f} {rate_blocking:>9,.0f} {pct(new, .5):>7.3f} {pct(new, .99):>7.3f} "
                   f"{pct(copy, .5):>8.3f} {pct(copy, .99):>8.3f} {lat['copies_found'][0]:>6.0%} {server_us:>9.1f} "
                   f"{per_article:>10,.0f} {usage / n:>14,.0f} {nkeys:>8,}", flush=True)
             delete_prefix(client, f"{prefix}:*")

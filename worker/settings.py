@@ -58,10 +58,14 @@ class DedupSettings(BaseModel):
     slices: int = 3
     #: articles indexed per window the index is sized for: each of the slices + 1 live slices
     #: gets expected_articles / slices x (bands + 1) slots at half load in the shared ring
-    #: string, 5 bytes a slot plus a 3-byte header per 8 (12.9 MB in all at 100k). A slice that
+    #: string, 5 bytes a slot plus a 3-byte header per 8 (13.1 MB in all at 100k). A slice that
     #: receives more opens an overflow table twice its size (one more lookup per band), so
     #: going over costs speed, never correctness.
     expected_articles: int = 100_000
+    #: microseconds a worker polls for the check's reply before it blocks on the socket. On a
+    #: virtual machine a blocked process's vCPU halts and waking it costs ~50 µs (bench/dedup.py
+    #: prints checks/s with and without); 0 always blocks
+    spin_microseconds: int = Field(default=250, ge=0, le=10_000)
 
 
 class ThreadSettings(BaseModel):

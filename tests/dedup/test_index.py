@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+import numpy as np
 import pytest
 
 from tests.conftest import seed_paths
@@ -191,3 +192,69 @@ def test_indexes_built_and_dropped_give_their_connections_back(client, keys):
     for i in range(client.connection_pool.max_connections + 20):
         index = DedupIndex(client, keys, DedupSettings(expected_articles=100))
         _check(index, f"g{i}", body)
+
+
+def _random_values(rng, n):
+    return [rng.integers(0, 1 << 16, 128, dtype=np.uint16).astype(">u2").tobytes() for _ in range(n)]
+
+
+def test_entries_sit_in_the_buckets_their_hashes_name(client, keys):
+    # the worker computes the entry hashes and the script stores by them: the layout the
+    # script's header comment describes, checked byte by byte
+    from worker.dedup.index import entry_hashes, url_fingerprint
+    from worker.dedup.minhash import Signature
+
+    settings = DedupSettings(expected_articles=3000)
+    index = DedupIndex(client, keys, settings)
+    values = _random_values(np.random.default_rng(5), 1)[0]
+    now = int(client.time()[0]) * 1000
+    assert not index.check_and_insert("e1", "ab" * 12, Signature(values, 300), "https://x.example/1",
+                                      now_ms=now).is_duplicate
+    ring_buckets = int(client.hget(keys.dedup_meta, "ring"))
+    cur = now // (settings.window_seconds * 1000 // settings.slices)
+    live = settings.slices + 1
+    sub_bytes = 3 + 8 * 5
+    ring = client.get(keys.dedup_ring)
+    assert len(ring) == ring_buckets * (2 + live * sub_bytes)
+    hashes = entry_hashes(values, url_fingerprint("https://x.example/1"), settings.bands, settings.rows)
+    assert len(hashes) == 4 * (settings.bands + 1)
+    for e in range(settings.bands + 1):
+        h = int.from_bytes(hashes[4 * e : 4 * e + 4], "big")
+        at = (h % ring_buckets) * (2 + live * sub_bytes) + 2 + (cur % live) * sub_bytes
+        stamp, count = int.from_bytes(ring[at : at + 2], "big"), ring[at + 2]
+        slots = [ring[at + 3 + 5 * i : at + 8 + 5 * i] for i in range(count)]
+        assert stamp == cur % 65536
+        assert hashes[4 * e : 4 * e + 2] + (1).to_bytes(3, "big") in slots
+
+
+def test_entries_past_a_full_bucket_are_found_through_its_overflow_stamp(client, keys):
+    # a ring sized for 30 articles a window holds 16 of the current slice before an overflow
+    # table opens: 128 entries in 23 buckets of 8, so some go on to the next bucket
+    from worker.dedup.minhash import Signature
+
+    settings = DedupSettings(expected_articles=30, slices=3)
+    index = DedupIndex(client, keys, settings)
+    rng = np.random.default_rng(9)
+    originals = _random_values(rng, 16)
+    for i, values in enumerate(originals):
+        assert not index.check_and_insert(f"o{i}", f"{i:024x}", Signature(values, 300), None).is_duplicate
+    assert not list(client.scan_iter(f"{keys.prefix}:dd:*:t:*")), "sized so that no overflow table opens"
+    ring = client.get(keys.dedup_ring)
+    ring_buckets = int(client.hget(keys.dedup_meta, "ring"))
+    width = len(ring) // ring_buckets
+    cur = int(client.time()[0]) * 1000 // (settings.window_seconds * 1000 // settings.slices)
+    stamped = sum(int.from_bytes(ring[j * width : j * width + 2], "big") == cur % 65536 for j in range(ring_buckets))
+    assert stamped > 0, "no entry went past its bucket: the test does not test chains"
+    # a copy that shares one band with its original (the other bands' values replaced) can be
+    # found only through that band's entry, wherever it went
+    band_bytes = 2 * settings.rows
+    for i, values in enumerate(originals):
+        for b in range(settings.bands):
+            others = bytearray(_random_values(rng, 1)[0][: settings.bands * band_bytes])
+            others[b * band_bytes : (b + 1) * band_bytes] = values[b * band_bytes : (b + 1) * band_bytes]
+            copy = bytes(others) + values[settings.bands * band_bytes :]
+            d = index.check_and_insert(f"copy{i}-{b}", f"{i * 10 + b + 1000:024x}", Signature(copy, 300), None)
+            assert (d.is_duplicate, d.canonical_id) == (True, f"o{i}"), (i, b)
+    for i, values in enumerate(_random_values(rng, 16)):
+        assert not index.check_and_insert(f"other{i}", f"{i + 200:024x}", Signature(values, 300), None,
+                                          ).is_duplicate

@@ -10,18 +10,21 @@ slice has
 * its share of the ring: one open-addressing table holding, for each article, one 5-byte slot
   per LSH band and one for its canonical URL (2-byte fingerprint, 3-byte id), sized for
   ``expected_articles`` at half load. The live slices' tables are interleaved bucket by bucket
-  in one string (``Keys.dedup_ring``): bucket j is one 43-byte sub-bucket per ring position (a
-  stamp naming the slice, a count, 8 slots), so one GETRANGE reads a band's slots in every live
-  slice, and a sub-bucket stamped by a dead slice counts as empty (nothing is ever cleared). A
-  slice that receives more than it was sized for opens an overflow table of its own, twice the
-  size;
-* its table size, table count and article count, as fields of the meta hash.
+  in one string (``Keys.dedup_ring``): bucket j is an overflow stamp and one 43-byte sub-bucket
+  per ring position (a stamp naming the slice, a count, 8 slots), so one GETRANGE reads a
+  band's slots in every live slice, and a sub-bucket stamped by a dead slice counts as empty
+  (nothing is ever cleared). An entry whose sub-bucket is full goes on to the next bucket and
+  marks its home bucket, so lookups follow chains only where one exists. A slice that receives
+  more than it was sized for opens an overflow table of its own, twice the size;
+* its table count and article count, as fields of the meta hash.
 
 The records and overflow tables of a slice expire at the same instant, one window after the
 slice closes; the ring and the meta hash expire with the newest slice, so nothing is left
 behind. A check reads each band's ring bucket (and any overflow tables), verifies candidates
 against their records and, when nothing matches, inserts the article into the current slice,
-all in one script.
+all in one script. The worker computes the entry hashes and the script's text carries the
+settings, so the script (which runs on Redis's one thread for every worker) does little more
+than its reads and writes.
 
 Exact copies need no lookup of their own: an identical text has an identical signature, so it
 is always an LSH candidate, and the record's text hash tells exact from near. A redelivered
@@ -35,8 +38,10 @@ import hashlib
 import json
 import math
 import os
+import select
 import struct
 import threading
+import time
 import weakref
 from dataclasses import dataclass
 from importlib import resources
@@ -63,7 +68,7 @@ TABLE_LOAD = 0.5
 #: fill at which a slice opens another table (twice the size) instead of filling this one up
 MAX_TABLE_FILL = 0.7
 #: record layout version, part of the scheme
-RECORD_LAYOUT = 3
+RECORD_LAYOUT = 4
 _BUCKET_SLOTS = 8
 
 
@@ -103,6 +108,43 @@ def url_fingerprint(canonical_url: str) -> bytes:
     return hashlib.blake2b(canonical_url.encode("utf-8"), digest_size=8).digest()
 
 
+#: prime modulus of the entry hashes (the largest below 2^32, so a hash is 4 bytes)
+_HASH_PRIME = 4294967291
+
+
+def entry_hashes(values: bytes, url_fp: bytes, bands: int, rows: int) -> bytes:
+    """The index entries of an article, 4 bytes each (big-endian): one per LSH band, from the
+    band's ``rows`` 16-bit values, then one for the URL fingerprint when there is one. The
+    first 2 bytes of an entry are its slot fingerprint, the whole its bucket. Computed here
+    rather than in the script: every worker's script runs on the one Redis thread."""
+    width = 2 * rows
+    if width == 4:  # the default rows=2: a band is one big-endian u32
+        words = list(struct.unpack_from(f">{bands}I", values))
+    else:
+        words = [int.from_bytes(values[b * width : (b + 1) * width], "big") for b in range(bands)]
+    if url_fp:
+        words.append(int.from_bytes(url_fp[:4], "big"))
+    p = _HASH_PRIME
+    return struct.pack(f">{len(words)}I", *[(w % p * 1000003 + b * 40503 + 7) % p for b, w in enumerate(words)])
+
+
+def _script_text(settings: DedupSettings, digest: str, scheme_json: str) -> str:
+    """The check script with this configuration's constants in a header of Lua locals."""
+    window_ms = settings.window_seconds * 1000
+    constants = {
+        "WINDOW": window_ms, "SLICE_MS": max(1, window_ms // settings.slices),
+        "NEW_SLOTS": table_slots(settings), "MAX_FILL": MAX_TABLE_FILL,
+        "JT": float(settings.jaccard_threshold), "CT": float(settings.containment_threshold),
+        "MIN_RATIO": float(settings.min_length_ratio), "MAX_CAND": MAX_CANDIDATES,
+        "PER_CHUNK": RECORDS_PER_CHUNK, "NUM_PERM": settings.num_perm,
+    }
+    if "]==]" in scheme_json or not all(math.isfinite(v) for v in constants.values()):
+        raise ValueError(f"cannot write these dedup settings into the script: {constants} {scheme_json}")
+    header = "".join(f"local {name} = {value!r}\n" for name, value in constants.items())
+    header += f"local DIGEST, SCHEME = '{digest}', [==[{scheme_json}]==]\n"
+    return header + _SCRIPT
+
+
 def table_slots(settings: DedupSettings) -> int:
     """Slots of a new slice's first table: its expected entries (bands + URL per article) at
     ``TABLE_LOAD``, in whole 8-slot buckets."""
@@ -133,19 +175,14 @@ class DedupIndex:
         self._client = client
         self._keys = keys
         self._settings = settings
-        self._script = client.register_script(_SCRIPT)
         self._scheme = index_scheme(settings)
         self._scheme_json = json.dumps(self._scheme, sort_keys=True)
         self._digest = hashlib.blake2b(self._scheme_json.encode(), digest_size=8).hexdigest()
-        window_ms = settings.window_seconds * 1000
-        # every argument but the per-article ones, in the script's ARGV order (5..19), encoded
-        # once (as redis-py would: str() of each)
-        self._fixed_args = tuple(str(a).encode() for a in (
-            window_ms, max(1, window_ms // settings.slices), settings.bands, settings.rows,
-            table_slots(settings), MAX_TABLE_FILL, settings.jaccard_threshold,
-            settings.containment_threshold, settings.min_length_ratio, MAX_CANDIDATES,
-            RECORDS_PER_CHUNK, keys.dedup_base, self._digest, self._scheme_json, settings.num_perm,
-        ))
+        # the settings are constants of the script's text (one script per configuration: Redis
+        # runs every worker's scripts one at a time, so parsing 15 arguments a call adds up)
+        self._script = client.register_script(_script_text(settings, self._digest, self._scheme_json))
+        self._base = keys.dedup_base.encode()
+        self._spin_ns = settings.spin_microseconds * 1000
         # one connection per thread (a threads pool shares this index) and per process, taken
         # from the client's pool and given back when the index is dropped (a process that
         # builds many indexes, such as bench/semeval.py, would otherwise exhaust the pool)
@@ -177,10 +214,7 @@ class DedupIndex:
     ) -> DedupDecision:
         """Decide whether the article is a copy of an indexed one and, if not, index it.
         ``now_ms`` overrides the server clock (benchmarks replaying a month of arrivals)."""
-        url_fp = url_fingerprint(canonical_url) if canonical_url else b""
-        status, canon, method, sim = self._run_script(
-            (doc_id, pack_record(doc_id, text_hash, sig, url_fp), url_fp, b"" if now_ms is None else str(now_ms))
-        )
+        status, canon, method, sim = self._run_script(self.script_args(doc_id, text_hash, sig, canonical_url, now_ms))
         if status == b"incompatible":
             self._raise_incompatible(self._client.hget(self._keys.dedup_meta, "scheme").decode())
         return DedupDecision(
@@ -190,17 +224,28 @@ class DedupIndex:
             similarity=float(sim),
         )
 
-    def _run_script(self, args: tuple[str | bytes, ...]) -> list[bytes]:
+    def script_args(
+        self, doc_id: str, text_hash: str, sig: Signature, canonical_url: str | None, now_ms: int | None = None,
+    ) -> tuple[bytes, ...]:
+        """The script's ARGV for one article (see lua/check_and_insert.lua)."""
+        url_fp = url_fingerprint(canonical_url) if canonical_url else b""
+        return (
+            doc_id.encode(), pack_record(doc_id, text_hash, sig, url_fp), url_fp,
+            b"" if now_ms is None else str(now_ms).encode(),
+            entry_hashes(sig.values, url_fp, self._settings.bands, self._settings.rows), self._base,
+        )
+
+    def _run_script(self, args: tuple[bytes, ...]) -> list[bytes]:
         """One EVALSHA of the script on this thread's own connection.
 
         Why not ``self._script(...)``: redis-py's command path (pool checkout and release,
         encoding every argument, the retry wrapper) costs 30-50 µs a call on this kind of
-        machine, as much as the script itself and a third of a check; here the 15 fixed
-        arguments are encoded once and each thread keeps a connection of its own (shared, two
-        threads would read each other's replies). Any connection error or a
-        flushed script falls back to the ordinary path, which reloads the script and
-        reconnects and retries as the client is configured. Running the script a second time
-        is safe: an input that was inserted finds its own record and is "new" again.
+        machine, a fifth of a check; here the arguments are packed by hiredis and each thread
+        keeps a connection of its own (shared, two threads would read each other's replies).
+        Any connection error or a flushed script falls back to the ordinary path, which
+        reloads the script and reconnects and retries as the client is configured. Running the
+        script a second time is safe: an input that was inserted finds its own record and is
+        "new" again.
         """
         pid, conn = getattr(self._local, "conn", (0, None))
         if conn is None or pid != os.getpid():  # none yet in this thread, or the parent's
@@ -208,15 +253,45 @@ class DedupIndex:
             self._held.append(conn)
             self._local.conn = (os.getpid(), conn)
         try:
-            # hiredis packs for redis-py too; called directly it skips re-checking 23 arguments
-            command = (b"EVALSHA", self._script.sha, b"1", self._keys.dedup_meta, *args, *self._fixed_args)
+            # hiredis packs for redis-py too; called directly it skips re-checking the arguments
+            command = (b"EVALSHA", self._script.sha, b"1", self._keys.dedup_meta, *args)
             conn.send_packed_command([hiredis.pack_command(command)], check_health=False)
+            if self._spin_ns:
+                self._spin_until_readable(conn)
             return conn.read_response()
         except redis.exceptions.NoScriptError:
             pass
         except (redis.ConnectionError, redis.TimeoutError, OSError):
             conn.disconnect()
-        return self._script(keys=[self._keys.dedup_meta], args=[*args, *self._fixed_args])
+        return self._script(keys=[self._keys.dedup_meta], args=args)
+
+    def _spin_until_readable(self, conn: redis.Connection) -> None:
+        """Poll the connection's socket without blocking, yielding the CPU between polls, until
+        the reply is there or ``spin_microseconds`` have passed (then read_response blocks as
+        usual).
+
+        Why: on a virtual machine a thread that blocks lets its vCPU halt, and waking it is a
+        trip through the hypervisor: a blocking round trip to a local Redis measured 73-91 µs
+        here, polling 30-45 µs (``bench/dedup.py`` prints checks/s both ways). That is what
+        the guest's halt-polling would do for every process (``cpuidle_haltpoll``, off on
+        this machine: ``haltpoll.guest_halt_poll_ns=0``); the script's reply comes in
+        well under the budget, so the CPU spent is bounded by it, and sched_yield lets any
+        runnable process (Redis itself, on a small machine) go first. No redis-py call polls a
+        socket without reading it, so this uses the connection's socket (``_sock``).
+        """
+        sock = conn._sock
+        if sock is None:
+            return
+        fd = sock.fileno()
+        held = getattr(self._local, "poll", None)
+        if held is None or held[0] != fd:  # first call, or the connection was made again
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)
+            held = self._local.poll = (fd, poller)
+        poller = held[1]
+        end = time.perf_counter_ns() + self._spin_ns
+        while not poller.poll(0) and time.perf_counter_ns() < end:
+            os.sched_yield()
 
 
 def _give_back(pool: redis.ConnectionPool, held: list[redis.Connection]) -> None:

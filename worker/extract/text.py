@@ -123,9 +123,10 @@ def _looks_like_headline(line: str) -> bool:
 
 
 def scrape_lines(text: str) -> list[str]:
-    """Non-empty lines, stripped, with runs of whitespace folded (as the cleaner sees them)."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ")
-    return [re.sub(r"[ \t]+", " ", ln).strip() for ln in text.split("\n") if ln.strip()]
+    """Non-empty lines, stripped, with runs of whitespace folded (as the cleaner sees them): any
+    Unicode white space within a line (em and ideographic spaces, NEL) becomes one space."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return [" ".join(words) for words in (ln.split() for ln in text.split("\n")) if words]
 
 
 def _find_headline(lines: Sequence[str], extra_chrome: frozenset[str]) -> int | None:

@@ -75,8 +75,7 @@ class Keys:
     @property
     def dedup_meta(self) -> str:
         """Hash: the MinHash library, version, permutation scheme and layout of stored state;
-        the ring's buckets (ring); per live slice n, its first table's slots (z<n>), tables
-        (t<n>) and articles (c<n>)."""
+        the ring's buckets (ring); per live slice n, its tables (t<n>) and articles (c<n>)."""
         return f"{self.prefix}:dd:meta"
 
     @property
