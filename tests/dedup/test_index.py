@@ -258,3 +258,18 @@ def test_entries_past_a_full_bucket_are_found_through_its_overflow_stamp(client,
     for i, values in enumerate(_random_values(rng, 16)):
         assert not index.check_and_insert(f"other{i}", f"{i + 200:024x}", Signature(values, 300), None,
                                           ).is_duplicate
+
+
+def test_the_two_band_fast_path_hashes_as_the_general_one():
+    from worker.dedup.index import _HASH_PRIME, entry_hashes
+
+    rng = np.random.default_rng(2)
+    for values in _random_values(rng, 50):
+        url_fp = bytes(rng.integers(0, 256, 8, dtype=np.uint8))
+        general = [int.from_bytes(values[4 * b : 4 * b + 4], "big") for b in range(8)] + [int.from_bytes(url_fp[:4], "big")]
+        expected = b"".join(((w % _HASH_PRIME * 1000003 + b * 40503 + 7) % _HASH_PRIME).to_bytes(4, "big")
+                            for b, w in enumerate(general))
+        assert entry_hashes(values, url_fp, 8, 2) == expected
+        assert entry_hashes(values, b"", 8, 2) == expected[:32]
+        # rows=1: each band one 16-bit value
+        assert entry_hashes(values, b"", 8, 1)[:4] == ((int.from_bytes(values[:2], "big") * 1000003 + 7) % _HASH_PRIME).to_bytes(4, "big")

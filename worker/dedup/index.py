@@ -34,6 +34,7 @@ No Redis setting matters (no listpack limits are involved).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -117,15 +118,28 @@ def entry_hashes(values: bytes, url_fp: bytes, bands: int, rows: int) -> bytes:
     band's ``rows`` 16-bit values, then one for the URL fingerprint when there is one. The
     first 2 bytes of an entry are its slot fingerprint, the whole its bucket. Computed here
     rather than in the script: every worker's script runs on the one Redis thread."""
-    width = 2 * rows
-    if width == 4:  # the default rows=2: a band is one big-endian u32
-        words = list(struct.unpack_from(f">{bands}I", values))
-    else:
-        words = [int.from_bytes(values[b * width : (b + 1) * width], "big") for b in range(bands)]
-    if url_fp:
-        words.append(int.from_bytes(url_fp[:4], "big"))
     p = _HASH_PRIME
-    return struct.pack(f">{len(words)}I", *[(w % p * 1000003 + b * 40503 + 7) % p for b, w in enumerate(words)])
+    if rows == 2:  # the default: a band is one big-endian u32
+        words = _u32s(bands).unpack_from(values)
+    else:
+        width = 2 * rows
+        words = [int.from_bytes(values[b * width : (b + 1) * width], "big") for b in range(bands)]
+    adds = _addends(bands)
+    out = [(w % p * 1000003 + add) % p for w, add in zip(words, adds)]
+    if url_fp:
+        out.append((int.from_bytes(url_fp[:4], "big") % p * 1000003 + adds[bands]) % p)
+    return _u32s(len(out)).pack(*out)
+
+
+@functools.cache
+def _addends(bands: int) -> tuple[int, ...]:
+    """What entry b adds to its hash (b is the band; the URL's entry is number ``bands``)."""
+    return tuple(b * 40503 + 7 for b in range(bands + 1))
+
+
+@functools.cache
+def _u32s(n: int) -> struct.Struct:
+    return struct.Struct(f">{n}I")
 
 
 def _script_text(settings: DedupSettings, digest: str, scheme_json: str) -> str:
