@@ -294,9 +294,9 @@ class DedupIndex:
         socket without reading it, so this uses the connection's socket (``_sock``).
         """
         sock = conn._sock
-        if sock is None:
+        fd = sock.fileno() if sock is not None else -1
+        if fd < 0:  # not connected: read_response reports it
             return
-        fd = sock.fileno()
         held = getattr(self._local, "poll", None)
         if held is None or held[0] != fd:  # first call, or the connection was made again
             poller = select.poll()
