@@ -110,6 +110,15 @@ def ingest(self: Task, message: dict[str, Any]) -> dict[str, Any]:
         structlog.contextvars.clear_contextvars()  # the next task in this process starts clean
 
 
+def count_attempt(client: redis.Redis, key: str) -> int:
+    """One more delivery of an input counted under ``key`` (kept ATTEMPTS_TTL_SECONDS), in one
+    round trip; returns the count so far."""
+    with client.pipeline(transaction=False) as pipe:
+        pipe.incr(key)
+        pipe.expire(key, ATTEMPTS_TTL_SECONDS)
+        return pipe.execute()[0]
+
+
 def retry_keeping_message(self: Task, exc: BaseException, countdown: float, started: float) -> NoReturn:
     """Retry later: raises Retry once the retry message is queued, or Reject(requeue=True) if it
     cannot be queued before the task's time runs out. Never lets the message be deleted.
@@ -187,10 +196,7 @@ def _ingest(self: Task, message: dict[str, Any], started: float) -> dict[str, An
         log.error("dead_letter", error_type="bad_request", reason=f"malformed task message: {exc}")
         return {"doc_id": None, "status": "rejected"}
     max_attempts = pipeline.settings.limits.max_attempts
-    with pipeline.client.pipeline(transaction=False) as pipe:
-        pipe.incr(pipeline.keys.attempts(doc.doc_id))
-        pipe.expire(pipeline.keys.attempts(doc.doc_id), ATTEMPTS_TTL_SECONDS)
-        attempts = pipe.execute()[0]
+    attempts = count_attempt(pipeline.client, pipeline.keys.attempts(doc.doc_id))
     # every log line of this input, in any stage, carries its ids (the input's id is also the
     # article_id of the article or duplicate it becomes)
     structlog.contextvars.bind_contextvars(doc_id=doc.doc_id, article_id=doc.doc_id, source=doc.uri,

@@ -21,7 +21,7 @@ from worker.sources.feeds import FeedPoller, FeedRegistry
 from worker.sources.pages import PageFetcher, page_document
 from worker.sources.requests import IngestRequest
 from worker.store.keys import Keys
-from worker.tasks import ATTEMPTS_TTL_SECONDS, RETRYABLE, encode_document, get_pipeline, retry_keeping_message
+from worker.tasks import RETRYABLE, count_attempt, encode_document, get_pipeline, retry_keeping_message
 
 log = structlog.get_logger("storyline.sources")
 
@@ -126,8 +126,7 @@ def _fetch_url(self: Task, message: dict[str, Any], started: float) -> dict[str,
         bound.warning("dead_letter", stage="fetch", error_type=exc.code, reason=str(exc))
         return {"doc_id": doc_id, "status": "dead_letter"}
     except Exception as exc:  # TransientError, outages of Redis or the network, and anything unexpected
-        attempts = pipeline.client.incr(pipeline.keys.fetch_attempts(doc_id))
-        pipeline.client.expire(pipeline.keys.fetch_attempts(doc_id), ATTEMPTS_TTL_SECONDS)
+        attempts = count_attempt(pipeline.client, pipeline.keys.fetch_attempts(doc_id))
         # a bug (anything but an outage) is dead-lettered at once: retrying cannot fix it
         if attempts >= pipeline.settings.limits.max_attempts or not isinstance(exc, RETRYABLE):
             pipeline.dead_letter(doc, exc, attempts=attempts, stage="fetch")
