@@ -171,7 +171,7 @@ class ThreadState:
             recorded, story_ids, thread_ids = self._lock_and_look_up(article_id, vec, token)
             done = self._recorded(recorded)
             if done:
-                released = self._r.eval(_RELEASE_SCRIPT, 1, self._k.thread_lock, token)
+                released = self._release(token)
             else:
                 done, released = self._assign_locked(
                     article_id, vec, feats, headline, language, when, story_ids, thread_ids, token,
@@ -180,13 +180,17 @@ class ThreadState:
             # the lock may be ours (taken, and not released by the writes): free it rather than
             # make every worker wait for it to expire; the token check makes this a no-op if not
             with contextlib.suppress(redis.RedisError):  # the error to report is the first one
-                self._r.eval(_RELEASE_SCRIPT, 1, self._k.thread_lock, token)
+                self._release(token)
             raise
         if not released:
             # lost (expired) before release: what was written is complete and recorded, so a
             # retry repeats it (as with redis-py's Lock, which raised at release)
             raise TransientError("thread lock: lost before release")
         return done
+
+    def _release(self, token: bytes) -> bool:
+        """Free the assignment lock if ``token`` still holds it; whether it did."""
+        return bool(self._r.eval(_RELEASE_SCRIPT, 1, self._k.thread_lock, token))
 
     def _lock_and_look_up(self, article_id: str, vec: Vector, token: bytes) -> list:
         """Take the assignment lock, then read under it the assignment a concurrent worker may
