@@ -11,7 +11,7 @@ import hashlib
 import httpx
 import redis
 
-from worker.pipeline import InputDocument
+from worker.model import InputDocument
 from worker.settings import FetchSettings
 from worker.sources.http import FetchResult, build_client, fetch, policy_for
 from worker.sources.politeness import HostSlots
