@@ -260,3 +260,68 @@ def test_the_main_process_loads_the_models_its_pool_processes_share():
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
+
+
+# -- the task layer's mapping: what a failed or broken delivery becomes
+
+def _run_message(app, keys: Keys, task_id: str, message):
+    """Run the ingest task on a raw message, as a worker would after delivering it."""
+    task = app.tasks["storyline.ingest"]
+    task.push_request(id=task_id, called_directly=False, is_eager=False, retries=0, args=[message], kwargs={},
+                      delivery_info={"exchange": "", "routing_key": keys.queue}, timelimit=(None, None))
+    try:
+        return task.run(message)
+    finally:
+        task.pop_request()
+
+
+@pytest.fixture
+def plain_app(settings, client):
+    from worker.runtime.app import create_app
+
+    app = create_app(settings)
+    app._storyline_pipeline = Pipeline(client, settings)
+    return app
+
+
+@pytest.mark.parametrize("message", [
+    {"doc_id": "malformed000001", "source_kind": "file", "uri": "x.txt"},  # no body
+    {"doc_id": "malformed000002", "source_kind": "file", "uri": "x.txt", "body": "not base64!"},
+    ["not", "an", "object"],
+])
+def test_a_malformed_message_is_published_as_a_dead_letter(plain_app, client, keys, message):
+    result = _run_message(plain_app, keys, "malformed", message)
+    assert result["status"] == "dead_letter"
+    [letter] = events(client, keys.dead_letter)
+    assert (letter["stage"], letter["error_type"]) == ("request", "bad_request")
+    assert "malformed task message" in letter["message"]
+    if isinstance(message, dict):
+        assert result["doc_id"] == message["doc_id"]
+    # a redelivery of the same broken message publishes nothing more
+    _run_message(plain_app, keys, "malformed", message)
+    assert client.xlen(keys.dead_letter) == 1
+
+
+def test_a_soft_time_limit_records_the_stage_that_was_running(plain_app, client, keys, monkeypatch):
+    pipeline = plain_app._storyline_pipeline
+
+    def too_slow(*_args, **_kwargs):
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(pipeline.dedup, "check_and_insert", too_slow)
+    message = encode_document(InputDocument("softindedup0001", "file", "s.txt", seed_paths()[0].read_bytes()))
+    assert _run_message(plain_app, keys, "softindedup0001", message)["status"] == "dead_letter"
+    [letter] = events(client, keys.dead_letter)
+    assert letter["stage"] == "dedup", "the time ran out in dedup, not in extract"
+    assert "time limit" in letter["message"]
+
+
+def test_an_input_out_of_attempts_is_dead_lettered_without_running(plain_app, client, keys, settings, monkeypatch):
+    pipeline = plain_app._storyline_pipeline
+    monkeypatch.setattr(pipeline, "process", lambda doc: pytest.fail("an exhausted input must not run again"))
+    client.set(keys.attempts("exhausted000001"), settings.limits.max_attempts)
+    message = encode_document(InputDocument("exhausted000001", "file", "e.txt", b"some text"))
+    assert _run_message(plain_app, keys, "exhausted000001", message)["status"] == "dead_letter"
+    [letter] = events(client, keys.dead_letter)
+    assert letter["error_type"] == "transient" and "without finishing" in letter["message"]
+    assert letter["attempts"] == settings.limits.max_attempts + 1
