@@ -14,8 +14,8 @@ from pathlib import Path
 import psutil
 import redis
 
-from worker.app import create_app
-from worker.cli import start_worker_process, stop_worker_process
+from worker.runtime.app import create_app
+from worker.runtime.processes import start_worker_process, stop_worker_process
 from worker.settings import Settings
 
 
@@ -92,8 +92,7 @@ def drain(folder: Path, settings: Settings, workers: Workers) -> tuple[dict, flo
     and time until every input has an outcome. Submission (reading, encoding and sending 100+
     MiB from this process, which on two cores competes with the workers) and process start-up
     are kept out of the figure; (summary, seconds from "consume" to the last outcome)."""
-    from worker.cli import send_files, summarise
-    from worker.pipeline import Pipeline
+    from worker.runtime.replay import send_files, summarise
     from worker.sources.files import expand_paths
     from worker.store.keys import Keys
 
@@ -103,7 +102,7 @@ def drain(folder: Path, settings: Settings, workers: Workers) -> tuple[dict, flo
     app.control.cancel_consumer(keys.queue, reply=True, timeout=10)
     run_id = uuid.uuid4().hex[:12]
     files = expand_paths([folder])
-    send_files(app, Pipeline(client, settings), run_id, [(uuid.uuid4().hex[:16], path) for path in files])
+    send_files(app, client, settings, run_id, [(uuid.uuid4().hex[:16], path) for path in files])
     run_key = keys.run(run_id)
     start = time.perf_counter()
     app.control.add_consumer(keys.queue, reply=True, timeout=10)

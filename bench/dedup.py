@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from worker.dedup.index import DedupIndex, record_bytes  # noqa: E402
 from worker.dedup.minhash import Signature, normalise, shingles, signature, text_hash  # noqa: E402
-from worker.embedded import _free_port, redis_server_binary  # noqa: E402
+from worker.ops.embedded import _free_port, redis_server_binary  # noqa: E402
 from worker.extract.text import clean_scrape  # noqa: E402
 from worker.settings import DedupSettings  # noqa: E402
 from worker.store.keys import Keys  # noqa: E402

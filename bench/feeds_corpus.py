@@ -85,11 +85,11 @@ def main() -> int:
         "STORYLINE_FETCH__PER_HOST_DELAY_SECONDS": "0", "STORYLINE_FETCH__PER_HOST_CONCURRENCY": "64",
         "STORYLINE_LOG_LEVEL": "WARNING",
     })
-    from worker.app import create_app
-    from worker.cli import start_worker_process, stop_worker_process
+    from worker.runtime.app import create_app
+    from worker.runtime.processes import start_worker_process, stop_worker_process
     from worker.settings import Settings
     from worker.sources.feeds import FeedRegistry
-    from worker.sources.tasks import POLL_TASK
+    from worker.runtime.messages import POLL_TASK
     from worker.store.client import connect
     from worker.store.keys import Keys
 

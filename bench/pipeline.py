@@ -76,7 +76,7 @@ def bare_extraction(bodies: list[tuple[Path, bytes]]) -> float:
 
 def stage_costs(files: list[Path], url: str) -> dict[str, list[float]]:
     """ms per stage, running the pipeline in this process against the real Redis."""
-    from worker.errors import StorylineError
+    from worker.errors import StageFailure, StorylineError
     from worker.pipeline import InputDocument, Pipeline
     from worker.sources.files import content_type_for, read_file
 
@@ -91,7 +91,9 @@ def stage_costs(files: list[Path], url: str) -> dict[str, list[float]]:
             try:
                 out = pipeline.process(InputDocument(uuid.uuid4().hex[:16], "file", str(f), body,
                                                      content_type=content_type_for(f)))
-            except StorylineError:
+            except StageFailure as failed:  # an input the pipeline rejects is skipped; a bug is not
+                if not isinstance(failed.error, StorylineError):
+                    raise
                 continue
             for k, v in out.timings_ms.items():
                 stages[k].append(v)

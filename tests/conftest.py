@@ -41,7 +41,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if _answers(local):
         yield local
         return
-    from worker.embedded import EmbeddedRedis
+    from worker.ops.embedded import EmbeddedRedis
 
     server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
     url = server.start()
@@ -82,8 +82,8 @@ def celery_worker(settings: Settings) -> Iterator[object]:
     """A real Celery worker (celery.contrib.testing, in a thread) consuming this test's queue."""
     from celery.contrib.testing.worker import start_worker
 
-    import worker.tasks  # noqa: F401  (registers the shared tasks)
-    from worker.app import create_app
+    import worker.runtime.tasks  # noqa: F401  (registers the shared tasks)
+    from worker.runtime.app import create_app
 
     app = create_app(settings)
     app.loader.import_module("celery.contrib.testing.tasks")

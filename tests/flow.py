@@ -11,7 +11,7 @@ import redis
 
 from worker.pipeline import InputDocument
 from worker.store.keys import Keys
-from worker.tasks import encode_document
+from worker.runtime.messages import encode_document
 
 
 def submit(app, keys: Keys, run_id: str, name: str, body: bytes, kind: str = "file") -> str:

@@ -15,7 +15,7 @@ import pytest
 from pydantic import TypeAdapter
 
 from tests.conftest import ROOT
-from worker.config_table import Row, markdown_table, rows, undocumented
+from worker.ops.config_table import Row, markdown_table, rows, undocumented
 from worker.settings import Settings
 
 
@@ -42,12 +42,12 @@ def test_the_readme_configuration_section_holds_exactly_the_generated_table():
     section = _section((ROOT / "README.md").read_text(), "Configuration")
     table = [line for line in section.splitlines() if line.startswith("|")]
     assert "\n".join(table) + "\n" == markdown_table(), \
-        "README.md is out of date: paste the output of `python -m worker.config_table` into '## Configuration'"
-    assert "python -m worker.config_table" in section
+        "README.md is out of date: paste the output of `python -m worker.ops.config_table` into '## Configuration'"
+    assert "python -m worker.ops.config_table" in section
 
 
 def test_the_module_prints_the_table():
-    run = subprocess.run([sys.executable, "-m", "worker.config_table"], capture_output=True, text=True, cwd=ROOT,
+    run = subprocess.run([sys.executable, "-m", "worker.ops.config_table"], capture_output=True, text=True, cwd=ROOT,
                          timeout=60, env={k: v for k, v in os.environ.items() if not k.startswith("STORYLINE_")})
     assert run.returncode == 0, run.stderr
     assert run.stdout == markdown_table()

@@ -18,8 +18,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import seed_paths
 from tests.flow import submit, submit_files, wait_outcomes
-from worker import metrics
-from worker.app import create_app
+from worker.ops import metrics
+from worker.runtime.app import create_app
 
 BINARY = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4
 

@@ -8,13 +8,16 @@ from celery.canvas import Signature
 from celery.exceptions import Reject, Retry, SoftTimeLimitExceeded
 from kombu.exceptions import OperationalError
 
-import worker.tasks
+import worker.runtime.retry
+import worker.runtime.tasks
 from tests.conftest import seed_paths
 from tests.flow import events, submit, submit_files, wait_outcomes
+from worker.errors import StageFailure
+from worker.model import Stage
 from worker.pipeline import InputDocument, Pipeline
 from worker.publish.streams import Publisher
 from worker.store.keys import Keys
-from worker.tasks import encode_document
+from worker.runtime.messages import encode_document
 
 
 def test_seeds_become_five_articles_in_one_thread_then_duplicates(celery_worker, client, keys):
@@ -136,7 +139,7 @@ def test_a_refused_delivery_count_is_retried_not_dropped(refusal, celery_worker,
 # -- then rejects it for requeueing; Celery's own Task.retry would reject it without requeue
 
 class _Clock:
-    """Stands in for the ``time`` module in worker.tasks: sleeping advances a virtual clock."""
+    """Stands in for the ``time`` module of the task and its retry policy: sleeping advances a virtual clock."""
 
     def __init__(self, on_sleep=None) -> None:
         self.now = 1000.0
@@ -151,6 +154,12 @@ class _Clock:
         self.now += seconds
         if self.on_sleep:
             self.on_sleep(len(self.slept))
+
+
+def _use_clock(monkeypatch, clock: _Clock) -> None:
+    """The task's start and the retry policy's hold deadline on the same virtual clock."""
+    monkeypatch.setattr(worker.runtime.tasks, "time", clock)
+    monkeypatch.setattr(worker.runtime.retry, "time", clock)
 
 
 def _run_ingest(app, keys: Keys, doc_id: str, body: bytes):
@@ -168,15 +177,13 @@ def _run_ingest(app, keys: Keys, doc_id: str, body: bytes):
 @pytest.fixture
 def refusing_app(settings, client, monkeypatch):
     """An app whose pipeline's stages are refused by Redis (OOM), and whose retries can be failed."""
-    from worker.app import create_app
+    from worker.runtime.app import create_app
 
     app = create_app(settings)
     pipeline = Pipeline(client, settings)
 
     def refused(doc):
-        exc = REFUSALS["oom"]()
-        exc.failed_stage = "publish"
-        raise exc
+        raise StageFailure(Stage.PUBLISH, {}, REFUSALS["oom"]())
 
     monkeypatch.setattr(pipeline, "process", refused)
     app._storyline_pipeline = pipeline
@@ -197,7 +204,7 @@ def refusing_app(settings, client, monkeypatch):
 
 def test_a_retry_refused_for_a_while_is_queued_once_redis_takes_it(refusing_app, keys, monkeypatch):
     clock = _Clock()
-    monkeypatch.setattr(worker.tasks, "time", clock)
+    _use_clock(monkeypatch, clock)
     refusing_app.retry_outcomes = [OperationalError("OOM"), OperationalError("OOM"), None]
     with pytest.raises(Retry):
         _run_ingest(refusing_app, keys, "heldthenqueued1", b"x")
@@ -208,12 +215,12 @@ def test_a_retry_refused_for_a_while_is_queued_once_redis_takes_it(refusing_app,
 def test_a_retry_that_cannot_be_queued_rejects_for_requeue_before_the_time_limit(refusing_app, keys, monkeypatch):
     clock = _Clock()
     start = clock.now
-    monkeypatch.setattr(worker.tasks, "time", clock)
+    _use_clock(monkeypatch, clock)
     with pytest.raises(Reject) as rejected:
         _run_ingest(refusing_app, keys, "neverqueued0001", b"x")
     assert rejected.value.requeue is True, "requeue=False would delete the message (kombu QoS.reject)"
     soft = refusing_app.conf.task_soft_time_limit
-    assert soft - worker.tasks.HOLD_MARGIN_SECONDS - 5.0 <= clock.now - start <= soft - worker.tasks.HOLD_MARGIN_SECONDS
+    assert soft - worker.runtime.retry.HOLD_MARGIN_SECONDS - 5.0 <= clock.now - start <= soft - worker.runtime.retry.HOLD_MARGIN_SECONDS
     assert max(clock.slept) == 5.0
 
 
@@ -222,7 +229,7 @@ def test_a_soft_time_limit_while_holding_rejects_for_requeue(refusing_app, keys,
         if n == 3:
             raise SoftTimeLimitExceeded()
 
-    monkeypatch.setattr(worker.tasks, "time", _Clock(on_sleep=limit))
+    _use_clock(monkeypatch, _Clock(on_sleep=limit))
     with pytest.raises(Reject) as rejected:
         _run_ingest(refusing_app, keys, "softlimitheld01", b"x")
     assert rejected.value.requeue is True
@@ -253,3 +260,68 @@ def test_the_main_process_loads_the_models_its_pool_processes_share():
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
+
+
+# -- the task layer's mapping: what a failed or broken delivery becomes
+
+def _run_message(app, keys: Keys, task_id: str, message):
+    """Run the ingest task on a raw message, as a worker would after delivering it."""
+    task = app.tasks["storyline.ingest"]
+    task.push_request(id=task_id, called_directly=False, is_eager=False, retries=0, args=[message], kwargs={},
+                      delivery_info={"exchange": "", "routing_key": keys.queue}, timelimit=(None, None))
+    try:
+        return task.run(message)
+    finally:
+        task.pop_request()
+
+
+@pytest.fixture
+def plain_app(settings, client):
+    from worker.runtime.app import create_app
+
+    app = create_app(settings)
+    app._storyline_pipeline = Pipeline(client, settings)
+    return app
+
+
+@pytest.mark.parametrize("message", [
+    {"doc_id": "malformed000001", "source_kind": "file", "uri": "x.txt"},  # no body
+    {"doc_id": "malformed000002", "source_kind": "file", "uri": "x.txt", "body": "not base64!"},
+    ["not", "an", "object"],
+])
+def test_a_malformed_message_is_published_as_a_dead_letter(plain_app, client, keys, message):
+    result = _run_message(plain_app, keys, "malformed", message)
+    assert result["status"] == "dead_letter"
+    [letter] = events(client, keys.dead_letter)
+    assert (letter["stage"], letter["error_type"]) == ("request", "bad_request")
+    assert "malformed task message" in letter["message"]
+    if isinstance(message, dict):
+        assert result["doc_id"] == message["doc_id"]
+    # a redelivery of the same broken message publishes nothing more
+    _run_message(plain_app, keys, "malformed", message)
+    assert client.xlen(keys.dead_letter) == 1
+
+
+def test_a_soft_time_limit_records_the_stage_that_was_running(plain_app, client, keys, monkeypatch):
+    pipeline = plain_app._storyline_pipeline
+
+    def too_slow(*_args, **_kwargs):
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(pipeline.dedup, "check_and_insert", too_slow)
+    message = encode_document(InputDocument("softindedup0001", "file", "s.txt", seed_paths()[0].read_bytes()))
+    assert _run_message(plain_app, keys, "softindedup0001", message)["status"] == "dead_letter"
+    [letter] = events(client, keys.dead_letter)
+    assert letter["stage"] == "dedup", "the time ran out in dedup, not in extract"
+    assert "time limit" in letter["message"]
+
+
+def test_an_input_out_of_attempts_is_dead_lettered_without_running(plain_app, client, keys, settings, monkeypatch):
+    pipeline = plain_app._storyline_pipeline
+    monkeypatch.setattr(pipeline, "process", lambda doc: pytest.fail("an exhausted input must not run again"))
+    client.set(keys.attempts("exhausted000001"), settings.limits.max_attempts)
+    message = encode_document(InputDocument("exhausted000001", "file", "e.txt", b"some text"))
+    assert _run_message(plain_app, keys, "exhausted000001", message)["status"] == "dead_letter"
+    [letter] = events(client, keys.dead_letter)
+    assert letter["error_type"] == "transient" and "without finishing" in letter["message"]
+    assert letter["attempts"] == settings.limits.max_attempts + 1

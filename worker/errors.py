@@ -16,6 +16,9 @@
         │   └── FeedTruncated   more new entries than one poll takes (the rest wait, nothing is lost)
         ├── BadRequest          a poison entry on the request stream
         └── FetchRefused        SSRF guard, robots.txt, content type, 4xx
+
+    StageFailure                not a StorylineError: carries any error out of a pipeline stage,
+                                with the stage's name and the timings so far (``error`` is the cause)
 """
 
 from __future__ import annotations
@@ -90,3 +93,16 @@ class BadRequest(PermanentError):
 
 class FetchRefused(PermanentError):
     code = "fetch_refused"
+
+
+class StageFailure(Exception):
+    """An error raised inside a pipeline stage, with where it happened: ``stage`` (the one that
+    was running, a ``worker.model.Stage``; typed ``str`` so this module stays a leaf), ``timings_ms`` (the stages that ran, the failed one included) and ``error`` (the
+    original exception, also its ``__cause__``). The pipeline raises it instead of patching
+    attributes onto the original exception; the task layer maps ``error`` to retry or dead letter."""
+
+    def __init__(self, stage: str, timings_ms: dict[str, float], error: BaseException) -> None:
+        super().__init__(f"{stage}: {type(error).__name__}: {error}")
+        self.stage = stage
+        self.timings_ms = timings_ms
+        self.error = error

@@ -7,29 +7,28 @@ calls ``Pipeline.process`` and maps errors to retries or dead letters.
 
 from __future__ import annotations
 
-import json
 import time
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
 
 import redis
 
-from schemas import ArticleIngested, DeadLetter, DuplicateFound, Event, Source, ThreadEvent
+from schemas import ArticleIngested, DeadLetter, DuplicateFound, Event, ThreadEvent
 from worker.dedup.index import DedupIndex
 from worker.dedup.minhash import normalise, shingles, signature, text_hash
-from worker.errors import NoContent, PermanentError, StorylineError
+from worker.errors import NoContent, PermanentError, StageFailure, StorylineError
 from worker.extract import ExtractedArticle, extract_document
 from worker.extract.chrome import SiteChrome, site_of
 from worker.publish.streams import Publisher, event_id
+from worker.model import InputDocument, Outcome, Stage, Status
 from worker.settings import Settings
+from worker.store import runs
 from worker.store.keys import Keys
 from worker.threads.cluster import features, lead
 from worker.threads.state import ThreadState
 
-#: how long a replay's per-input outcomes are kept for the CLI to count, in seconds
-RUN_TTL_SECONDS = 24 * 3600
+__all__ = ["DeadLetterWriter", "InputDocument", "Outcome", "Pipeline", "warm_up"]  # the model's two, re-exported for callers
 
 _WARM_UP_PAGE = b"""<!doctype html><html lang="en"><head><title>Council approves new bridge</title></head>
 <body><article><h1>Council approves new bridge</h1><p>The city council voted on Tuesday to fund a
@@ -42,45 +41,12 @@ def warm_up() -> None:
     """Load in this process what the stages otherwise load on first use: py3langid's model
     (~110 MB, 0.6 s), wordfreq's English list (~40 MB, 0.2 s), the stemmer, trafilatura's and
     readability's first-call setup. Called in the Celery main process before the pool forks
-    (worker/tasks.py), so that every pool process, and every one recycled after
+    (worker/runtime/signals.py), so that every pool process, and every one recycled after
     ``worker_max_tasks_per_child``, shares them instead of paying for its own: on a 1,200
     document run they were 10% of a fresh process's time (py-spy)."""
     article = extract_document(_WARM_UP_PAGE, uri="warm-up.html", content_type="text/html; charset=utf-8",
                                max_bytes=len(_WARM_UP_PAGE), min_words=1)
     features(article.title, lead(article.text), "en")
-
-
-@dataclass(frozen=True)
-class InputDocument:
-    """One accepted input. ``doc_id`` is fixed when the input is accepted and drives every
-    derived id, so redelivering the same input repeats the same decisions and event ids."""
-
-    doc_id: str
-    source_kind: str  # file | url | feed | request
-    uri: str
-    body: bytes
-    url: str | None = None
-    content_type: str | None = None
-    run_id: str | None = None
-
-    @property
-    def source(self) -> Source:
-        return Source(kind=self.source_kind, uri=self.uri)
-
-
-@dataclass
-class Outcome:
-    doc_id: str
-    status: str  # article | duplicate | dead_letter
-    article_id: str | None = None
-    duplicate_of: str | None = None
-    thread_id: str | None = None
-    story_id: str | None = None
-    error_type: str | None = None
-    timings_ms: dict[str, float] = field(default_factory=dict)
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
 
 
 def _when(article: ExtractedArticle, fallback: float) -> float:
@@ -111,28 +77,23 @@ class Pipeline:
         self.site_chrome = SiteChrome(client, self.keys, settings.chrome)
 
     @contextmanager
-    def _stage(self, name: str, timings: dict[str, float]) -> Iterator[None]:
+    def _stage(self, name: Stage, timings: dict[str, float]) -> Iterator[None]:
+        """Time stage ``name``; an error inside it leaves as StageFailure(name, timings, error)."""
         start = time.perf_counter()
         try:
             yield
         except Exception as exc:
-            if isinstance(exc, StorylineError) and not hasattr(exc, "stage"):
-                exc.stage = name  # type: ignore[attr-defined]
-            # the stages that ran before the failure, for metrics (filled in by `finally`)
-            if not hasattr(exc, "timings_ms"):
-                exc.timings_ms = timings  # type: ignore[attr-defined]
-            if not hasattr(exc, "failed_stage"):
-                exc.failed_stage = name  # type: ignore[attr-defined]
-            raise
-        finally:
             timings[name] = (time.perf_counter() - start) * 1000.0
+            raise StageFailure(name, timings, exc) from exc
+        timings[name] = (time.perf_counter() - start) * 1000.0
 
     def process(self, doc: InputDocument) -> Outcome:
-        """Run every stage on one input. Raises TransientError (retry) or PermanentError
-        (dead-letter); safe to call again for the same input after any failure."""
+        """Run every stage on one input. A failure raises StageFailure, whose ``error`` is a
+        TransientError or an outage (retry), a PermanentError (dead-letter) or a bug; safe to
+        call again for the same input after any failure."""
         timings: dict[str, float] = {}
         limits = self.settings.limits
-        with self._stage("extract", timings):
+        with self._stage(Stage.EXTRACT, timings):
             # chrome learned per site needs to know the site: from the input's URL when it has one
             site = site_of(doc.url)
             article = extract_document(
@@ -141,7 +102,7 @@ class Pipeline:
                 learned_chrome=(lambda lines: self.site_chrome.check_and_record(site, doc.doc_id, lines)) if site else None,
                 second_opinion=self.settings.extract.second_opinion,
             )
-        with self._stage("dedup", timings):
+        with self._stage(Stage.DEDUP, timings):
             norm = normalise(article.text)
             if not norm:
                 raise NoContent("the article text has no words")
@@ -154,13 +115,13 @@ class Pipeline:
                 url=article.url, title=article.title, duplicate_of=decision.canonical_id,
                 similarity=min(1.0, decision.similarity), method=decision.method,
             )
-            with self._stage("publish", timings):
+            with self._stage(Stage.PUBLISH, timings):
                 self._publish_and_record(doc, [event], Outcome(
-                    doc.doc_id, "duplicate", article_id=doc.doc_id, duplicate_of=decision.canonical_id,
+                    doc.doc_id, Status.DUPLICATE, article_id=doc.doc_id, duplicate_of=decision.canonical_id,
                 ))
-            return Outcome(doc.doc_id, "duplicate", doc.doc_id, decision.canonical_id, timings_ms=timings)
+            return Outcome(doc.doc_id, Status.DUPLICATE, doc.doc_id, decision.canonical_id, timings_ms=timings)
 
-        with self._stage("thread", timings):
+        with self._stage(Stage.THREAD, timings):
             a = self.threads.assign(doc.doc_id, article.title, article.text, article.language,
                                     _when(article, ingested.timestamp()))
         events: list[Event] = [
@@ -181,16 +142,41 @@ class Pipeline:
                 article_id=doc.doc_id,
             ),
         ]
-        outcome = Outcome(doc.doc_id, "article", article_id=doc.doc_id, thread_id=a.thread.cluster_id,
+        outcome = Outcome(doc.doc_id, Status.ARTICLE, article_id=doc.doc_id, thread_id=a.thread.cluster_id,
                           story_id=a.story.cluster_id)
-        with self._stage("publish", timings):
+        with self._stage(Stage.PUBLISH, timings):
             self._publish_and_record(doc, events, outcome)
         outcome.timings_ms = timings
         return outcome
 
-    def dead_letter(self, doc: InputDocument, error: Exception, attempts: int, stage: str | None = None) -> Outcome:
-        """Publish a dead-letter event for an input and record its outcome."""
-        stage = stage or getattr(error, "stage", None) or "extract"
+    def dead_letter(self, doc: InputDocument, error: BaseException, attempts: int, stage: Stage) -> Outcome:
+        """Publish a dead-letter event for an input (``stage``: the one that gave up) and record
+        its outcome."""
+        # built per call (no I/O): a publisher swapped in after construction (tests do) is used
+        return DeadLetterWriter(self.client, self.keys, self.publisher).dead_letter(doc, error, attempts, stage)
+
+    def _publish_and_record(self, doc: InputDocument, events: list[Event], outcome: Outcome) -> None:
+        _publish_and_record(self.client, self.keys, self.publisher, doc, events, outcome)
+
+
+class DeadLetterWriter:
+    """Publishes dead letters and records their outcome: what a sender of inputs (replay, the
+    request consumer, a feed poll, a fetch) needs, without the pipeline's dedup index and thread
+    state."""
+
+    def __init__(self, client: redis.Redis, keys: Keys, publisher: Publisher) -> None:
+        self.client = client
+        self.keys = keys
+        self.publisher = publisher
+
+    @classmethod
+    def for_settings(cls, client: redis.Redis, settings: Settings) -> DeadLetterWriter:
+        keys = Keys(settings.prefix)
+        return cls(client, keys, Publisher(client, keys, settings.streams))
+
+    def dead_letter(self, doc: InputDocument, error: BaseException, attempts: int, stage: Stage) -> Outcome:
+        """Publish a dead-letter event for an input (``stage``: the one that gave up) and record
+        its outcome."""
         error_type = error.code if isinstance(error, StorylineError) else f"internal:{type(error).__name__}"
         message = str(error) or type(error).__name__
         if not isinstance(error, PermanentError):
@@ -199,14 +185,16 @@ class Pipeline:
             event_id=event_id(doc.doc_id, "dead_letter"), source=doc.source, stage=stage,
             error_type=error_type, message=message[:2000], attempts=max(1, attempts),
         )
-        outcome = Outcome(doc.doc_id, "dead_letter", error_type=error_type)
-        self._publish_and_record(doc, [event], outcome)
+        outcome = Outcome(doc.doc_id, Status.DEAD_LETTER, error_type=error_type)
+        _publish_and_record(self.client, self.keys, self.publisher, doc, [event], outcome)
         return outcome
 
-    def _publish_and_record(self, doc: InputDocument, events: list[Event], outcome: Outcome) -> None:
-        pipe = self.client.pipeline(transaction=True)
-        self.publisher.publish(events, client=pipe)
-        if doc.run_id:
-            pipe.hsetnx(self.keys.run(doc.run_id), doc.doc_id, outcome.to_json())
-            pipe.expire(self.keys.run(doc.run_id), RUN_TTL_SECONDS)
-        pipe.execute()
+
+def _publish_and_record(client: redis.Redis, keys: Keys, publisher: Publisher, doc: InputDocument,
+                        events: list[Event], outcome: Outcome) -> None:
+    """Publish ``events`` and record the input's outcome in its run, in one MULTI/EXEC."""
+    pipe = client.pipeline(transaction=True)
+    publisher.publish(events, client=pipe)
+    if doc.run_id:
+        runs.record_outcome(pipe, keys, doc.run_id, doc.doc_id, outcome.to_json())
+    pipe.execute()

@@ -12,7 +12,7 @@ import yaml
 
 from tests.conftest import ROOT
 from tests.deploy.contract import apply_environment, check_command, check_environment
-from worker.app import create_app
+from worker.runtime.app import create_app
 
 COMPOSE = ROOT / "docker-compose.yml"
 

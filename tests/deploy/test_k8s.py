@@ -10,8 +10,8 @@ import yaml
 
 from tests.conftest import ROOT
 from tests.deploy.contract import FOREIGN_ENV, apply_environment, check_command, check_environment
-from worker.app import create_app
-from worker.metrics import RedisCollector
+from worker.runtime.app import create_app
+from worker.ops.metrics import RedisCollector
 from worker.store.keys import Keys
 
 K8S = ROOT / "deploy" / "k8s"

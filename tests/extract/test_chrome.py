@@ -11,7 +11,7 @@ from tests.flow import wait_outcomes
 from worker.extract.chrome import SiteChrome, chrome_lines, fingerprint, site_of
 from worker.pipeline import InputDocument
 from worker.settings import ChromeSettings
-from worker.tasks import encode_document
+from worker.runtime.messages import encode_document
 
 SETTINGS = ChromeSettings(min_pages=3, min_share=0.5)
 RESOURCES = Path(__file__).resolve().parents[1] / "resources" / "rewrapped"

@@ -20,9 +20,10 @@ import redis
 
 from tests.conftest import SEEDS, seed_paths
 from tests.flow import events, submit, wait_outcomes
-from worker.app import create_app
-from worker.cli import start_worker_process, stop_worker_process
-from worker.embedded import redis_server_binary
+from worker.runtime.app import create_app
+from worker.runtime.processes import start_worker_process, stop_worker_process
+from worker.ops.embedded import redis_server_binary
+from worker.errors import StageFailure
 from worker.pipeline import InputDocument, Pipeline
 from worker.publish.streams import Publisher
 from worker.settings import Settings
@@ -111,8 +112,9 @@ def test_a_publish_that_fails_after_dedup_is_retried_without_a_second_event(sett
     pipeline = Pipeline(client, settings)
     pipeline.publisher = _FailingOncePublisher(client, keys, settings.streams)
     doc = InputDocument("pubfail0000001", "file", "seed.txt", seed_paths()[0].read_bytes(), run_id="pf")
-    with pytest.raises(redis.ConnectionError):
+    with pytest.raises(StageFailure) as failed:
         pipeline.process(doc)
+    assert isinstance(failed.value.error, redis.ConnectionError) and failed.value.stage == "publish"
     assert client.xlen(keys.articles) == 0
     # the dedup state was written before the failure: a copy from another input is now a duplicate
     other = Pipeline(client, settings)

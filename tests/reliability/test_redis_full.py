@@ -22,8 +22,8 @@ import redis
 
 from tests.flow import events, submit, wait_outcomes
 from tests.reliability.test_faults import _free_port, _ping, _shutdown, _wait_for, redis_server_cmd, slow_article
-from worker.app import create_app
-from worker.cli import start_worker_process, stop_worker_process
+from worker.runtime.app import create_app
+from worker.runtime.processes import start_worker_process, stop_worker_process
 from worker.settings import Settings
 from worker.store.keys import Keys
 

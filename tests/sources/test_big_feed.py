@@ -13,7 +13,7 @@ from werkzeug import Request, Response
 from tests.flow import events, wait_outcomes
 from worker.settings import FeedSettings, FetchSettings, Settings
 from worker.sources.feeds import FeedRegistry
-from worker.sources.tasks import POLL_TASK
+from worker.runtime.messages import POLL_TASK
 
 ENTRIES = 10_000
 PER_POLL = 40

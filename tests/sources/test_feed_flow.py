@@ -12,7 +12,7 @@ from werkzeug import Request, Response
 from tests.flow import events, wait_outcomes
 from tests.sources.conftest import rss, seed_page, seed_paths
 from worker.sources.feeds import FeedRegistry
-from worker.sources.tasks import POLL_TASK
+from worker.runtime.messages import POLL_TASK
 
 
 class FeedServer:

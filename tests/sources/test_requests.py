@@ -13,7 +13,7 @@ import pytest
 
 from tests.flow import events, wait_outcomes
 from tests.sources.conftest import seed_paths
-from worker.sources.cli import build_consumer
+from worker.runtime.sinks import build_consumer
 from worker.sources.requests import RequestConsumer, file_request, parse_request, submit, url_request
 
 

@@ -10,11 +10,12 @@ import time
 import pytest
 from typer.testing import CliRunner
 
-from worker.app import create_app
+from worker.runtime.app import create_app
 from worker.cli import app as storyline
-from worker.sources.cli import parse_duration, start_beat_process
+from worker.cli.sources import parse_duration
+from worker.runtime.processes import start_beat_process
 from worker.sources.feeds import FeedRegistry, FeedState
-from worker.sources.schedule import schedule_feed, scheduled_feed_ids
+from worker.runtime.schedule import schedule_feed, scheduled_feed_ids
 
 runner = CliRunner()
 

@@ -12,17 +12,22 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from typing import Protocol
 
 import redis
 
 from worker.errors import BadFeed, EmptyFeed, FeedTruncated, PermanentError, StorylineError, TransientError
-from worker.pipeline import InputDocument, Pipeline, RUN_TTL_SECONDS
+from worker.model import InputDocument, Stage
 from worker.settings import FeedSettings
 from worker.sources.rss import FeedEntry, Fetcher, entry_document, normalise_link, poll_feed
+from worker.store import runs
 from worker.store.keys import Keys
+from worker.store.locks import TokenLock
+
+#: publishes a dead letter for an input: (input, error, attempts, stage); the pipeline's in production
+DeadLetterer = Callable[[InputDocument, BaseException, int, Stage], object]
 
 #: entries read from one feed body; a 10 MiB body (fetch.max_body_bytes) holds at most some
 #: tens of thousands, all already parsed by feedparser, so this only bounds the bookkeeping
@@ -169,12 +174,14 @@ def claim_new_entries(client: redis.Redis, keys: Keys, feed_id: str, entries: li
 class FeedPoller:
     """Runs polls; one per worker process, holding the Redis-backed parts."""
 
-    def __init__(self, registry: FeedRegistry, fetcher: Fetcher, pipeline: Pipeline, settings: FeedSettings,
-                 lock_seconds: int = 120) -> None:
+    def __init__(self, registry: FeedRegistry, fetcher: Fetcher, dead_letter: DeadLetterer, settings: FeedSettings,
+                 *, max_attempts: int, lock_seconds: int = 120) -> None:
         self.registry = registry
         self.fetcher = fetcher
-        self.pipeline = pipeline
+        self._dead_letter = dead_letter
         self.settings = settings
+        #: failed polls in a row of a transient kind before the feed is dead-lettered (limits.max_attempts)
+        self.max_attempts = max_attempts
         self.keys = registry.keys
         self.client = registry.client
         #: a poll lock outlives the longest poll (fetch total timeout plus dispatch), in seconds
@@ -184,8 +191,7 @@ class FeedPoller:
         outcome = self._poll(feed_id, sink, run_id=run_id, force=force)
         if run_id:
             pipe = self.client.pipeline()
-            pipe.hsetnx(self.keys.run(run_id), f"feed:{feed_id}", outcome.to_json())
-            pipe.expire(self.keys.run(run_id), RUN_TTL_SECONDS)
+            runs.record_outcome(pipe, self.keys, run_id, f"feed:{feed_id}", outcome.to_json())
             pipe.execute()
         return outcome
 
@@ -196,15 +202,13 @@ class FeedPoller:
         now = time.time()
         if not force and state.backoff_until > now:
             return PollOutcome(feed_id, "backoff", message=f"backing off until {state.backoff_until:.0f}")
-        token = uuid.uuid4().hex
-        lock = self.keys.feed_lock(feed_id)
-        if not self.client.set(lock, token, nx=True, ex=self.lock_seconds):
+        lock = TokenLock(self.client, self.keys.feed_lock(feed_id), self.lock_seconds)
+        if not lock.acquire():
             return PollOutcome(feed_id, "busy", message="another worker is polling this feed")
         try:
             return self._poll_locked(state, sink, run_id=run_id)
         finally:
-            if self.client.get(lock) == token.encode():
-                self.client.delete(lock)
+            lock.release()  # atomic: a lock that expired and was taken by another poll is left alone
 
     def _poll_locked(self, state: FeedState, sink: EntrySink, *, run_id: str | None) -> PollOutcome:
         feed_id = state.feed_id
@@ -228,7 +232,7 @@ class FeedPoller:
             doc = InputDocument(_digest(feed_id, "empty", result.body_digest or ""), "feed", state.url, b"")
             error = EmptyFeed(f"the feed ({feed.version}) parsed but holds no entries: nothing to ingest"
                               + (f"; parser warning: {feed.warning}" if feed.warning else ""))
-            self.pipeline.dead_letter(doc, error, attempts=1, stage="feed")
+            self._dead_letter(doc, error, 1, Stage.FEED)
             self.registry.update(feed_id, last_poll=now, status="empty", error_count=0, backoff_until=0,
                                  entries_last=0, new_last=0, last_error=str(error)[:500], **validators)
             return PollOutcome(feed_id, "dead_letter", error_type=error.code, message=str(error))
@@ -243,7 +247,7 @@ class FeedPoller:
                 f"the feed lists {len(new) + left:,} new entries, more than STORYLINE_FEEDS__MAX_ENTRIES "
                 f"({self.settings.max_entries:,}) a poll: took {len(new):,}; the other {left:,} are taken by the "
                 f"next polls (nothing is lost), which fetch the feed without conditional headers until it is drained")
-            self.pipeline.dead_letter(doc, note, attempts=1, stage="feed")
+            self._dead_letter(doc, note, 1, Stage.FEED)
             validators = {"etag": "", "last_modified": ""}
         for i, entry in enumerate(new):
             try:
@@ -272,7 +276,7 @@ class FeedPoller:
             sink.fetch(doc_id, entry.link, source_kind="url", run_id=run_id)
         else:
             doc = InputDocument(doc_id, "feed", uri, b"", run_id=run_id)
-            self.pipeline.dead_letter(doc, BadFeed("the feed entry has neither a link nor any content"), 1, stage="feed")
+            self._dead_letter(doc, BadFeed("the feed entry has neither a link nor any content"), 1, Stage.FEED)
 
     def _failed(self, state: FeedState, exc: Exception) -> PollOutcome:
         errors = state.error_count + 1
@@ -284,9 +288,9 @@ class FeedPoller:
         # permanent failures are dead-lettered at once, transient ones when they keep happening;
         # the id is derived from the error, so a feed failing the same way every poll gives one
         # dead letter, not one per poll
-        if isinstance(exc, PermanentError) or errors >= self.pipeline.settings.limits.max_attempts \
+        if isinstance(exc, PermanentError) or errors >= self.max_attempts \
                 or not isinstance(exc, TransientError):
             doc = InputDocument(_digest(state.feed_id, "error", code, message), "feed", state.url, b"")
-            self.pipeline.dead_letter(doc, exc, attempts=errors, stage="feed")
+            self._dead_letter(doc, exc, errors, Stage.FEED)
             return PollOutcome(state.feed_id, "dead_letter", error_type=code, message=message)
         return PollOutcome(state.feed_id, "error", error_type=code, message=message)

@@ -11,9 +11,9 @@ import hashlib
 import httpx
 import redis
 
-from worker.pipeline import InputDocument
+from worker.model import InputDocument
 from worker.settings import FetchSettings
-from worker.sources.http import FetchResult, build_client, fetch, policy_for
+from worker.sources.http import FetchResult, build_client, check_target, fetch, policy_for
 from worker.sources.politeness import HostSlots
 from worker.sources.robots import RobotsCache
 from worker.store.keys import Keys
@@ -43,8 +43,6 @@ class PageFetcher:
         if kind == "page" and self.settings.respect_robots:
             # the guard and allow-list run inside fetch too; checking them first keeps a refused
             # URL from costing a robots.txt request
-            from worker.sources.http import check_target
-
             check_target(httpx.URL(url), self.settings, self.policy)
             self.robots.check(url)
         with self.slots.slot(host):

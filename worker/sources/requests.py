@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import redis
 
 from worker.errors import BadRequest, TransientError
-from worker.pipeline import InputDocument
+from worker.model import InputDocument
 from worker.settings import RequestSettings
 from worker.store.keys import Keys
 

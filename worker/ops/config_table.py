@@ -3,7 +3,7 @@
 Every field of Settings (and of its nested slices, recursively) becomes one row: its dotted path,
 the environment variable pydantic-settings reads it from, its default, and its description: the
 ``#:`` comment block right above the field in ``worker/settings.py`` (read from the source, so
-the settings keep their comments as they are). ``python -m worker.config_table`` prints the
+the settings keep their comments as they are). ``python -m worker.ops.config_table`` prints the
 table; ``tests/test_config_table.py`` fails when the README's copy differs from it, or when a
 field has no ``#:`` comment.
 """

@@ -1,17 +1,12 @@
-"""CLI of the sources stage: ``feeds add|list|remove``, ``submit``, ``consume`` and ``beat``.
-
-Registered on the main ``storyline`` app by ``register``; the shared helpers (``_redis``,
-``_client`` ...) come from ``worker.cli`` at call time, which imports this module last.
-"""
+"""``storyline feeds add|list|remove``, ``submit``, ``consume`` and ``beat``: the sources
+commands. They parse and delegate to the sources stage (feeds, requests, files) and the
+runtime (schedule, sinks, beat process)."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -20,15 +15,20 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from worker.cli.common import DataDirOpt, PrefixOpt, RedisOpt, client_for, console, redis_for, settings_from
+from worker.errors import BadFeed, PermanentError
+from worker.runtime.app import create_app
+from worker.runtime.messages import POLL_TASK
+from worker.runtime.processes import start_beat_process, stop_worker_process
+from worker.runtime.schedule import schedule_feed, unschedule_feed
+from worker.runtime.sinks import build_consumer
+from worker.sources.feeds import FeedRegistry
+from worker.sources.files import content_type_for, expand_paths, read_file
+from worker.sources.requests import file_request, submit as xadd_requests, url_request
 from worker.store.keys import Keys
 
 feeds_app = typer.Typer(help="Subscribed feeds (RSS, Atom, JSON Feed), polled on the beat schedule.",
                         no_args_is_help=True)
-console = Console(stderr=True)
-
-RedisOpt = typer.Option(None, "--redis", help="Redis URL (default: $REDIS_URL, else an embedded Redis in --data-dir).")
-PrefixOpt = typer.Option(None, "--prefix", help="Prefix of every key, stream and queue (default: $STORYLINE_PREFIX or 'storyline').")
-DataDirOpt = typer.Option(None, "--data-dir", help="Where the embedded Redis keeps its data (default: .storyline).")
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -62,21 +62,13 @@ def feeds_add(
     redis_url: str | None = RedisOpt, prefix: str | None = PrefixOpt, data_dir: str | None = DataDirOpt,
 ) -> None:
     """Subscribe to a feed (or change its interval) and put it on the beat schedule."""
-    from worker.cli import _client, _redis, _settings
-    from worker.errors import BadFeed
-
     seconds = parse_duration(every)
-    with _redis(_settings(redis_url, prefix, data_dir)) as (settings, _embedded):
+    with redis_for(settings_from(redis_url, prefix, data_dir)) as (settings, _embedded):
         if seconds < settings.feeds.min_every_seconds:
             console.print(f"[red]error:[/] --every {every} is below the minimum of {settings.feeds.min_every_seconds}s "
                           "(STORYLINE_FEEDS__MIN_EVERY_SECONDS)")
             raise typer.Exit(2)
-        from worker.app import create_app
-        from worker.sources.feeds import FeedRegistry
-        from worker.sources.schedule import schedule_feed
-        from worker.sources.tasks import POLL_TASK
-
-        client, keys = _client(settings), Keys(settings.prefix)
+        client, keys = client_for(settings), Keys(settings.prefix)
         try:
             feed = FeedRegistry(client, keys).add(url, seconds)
         except BadFeed as exc:
@@ -96,11 +88,8 @@ def feeds_list(
     redis_url: str | None = RedisOpt, prefix: str | None = PrefixOpt, data_dir: str | None = DataDirOpt,
 ) -> None:
     """Subscribed feeds with their last poll, status and item count."""
-    from worker.cli import _client, _redis, _settings
-    from worker.sources.feeds import FeedRegistry
-
-    with _redis(_settings(redis_url, prefix, data_dir)) as (settings, _embedded):
-        feeds = FeedRegistry(_client(settings), Keys(settings.prefix)).all()
+    with redis_for(settings_from(redis_url, prefix, data_dir)) as (settings, _embedded):
+        feeds = FeedRegistry(client_for(settings), Keys(settings.prefix)).all()
     if as_json:
         print(json.dumps([f.__dict__ for f in feeds]))
         return
@@ -120,13 +109,8 @@ def feeds_remove(
     redis_url: str | None = RedisOpt, prefix: str | None = PrefixOpt, data_dir: str | None = DataDirOpt,
 ) -> None:
     """Unsubscribe: drop the feed's schedule entry and its state."""
-    from worker.cli import _client, _redis, _settings
-    from worker.app import create_app
-    from worker.sources.feeds import FeedRegistry
-    from worker.sources.schedule import unschedule_feed
-
-    with _redis(_settings(redis_url, prefix, data_dir)) as (settings, _embedded):
-        registry = FeedRegistry(_client(settings), Keys(settings.prefix))
+    with redis_for(settings_from(redis_url, prefix, data_dir)) as (settings, _embedded):
+        registry = FeedRegistry(client_for(settings), Keys(settings.prefix))
         feed = registry.find(url_or_id)
         if feed is None:
             console.print(f"[red]error:[/] no feed {url_or_id!r} (see: storyline feeds list)")
@@ -142,11 +126,6 @@ def submit(
     redis_url: str | None = RedisOpt, prefix: str | None = PrefixOpt, data_dir: str | None = DataDirOpt,
 ) -> None:
     """Write ingest requests to the request stream (<prefix>:requests); `storyline consume` hands them on."""
-    from worker.cli import _client, _redis, _settings
-    from worker.errors import PermanentError
-    from worker.sources.files import content_type_for, expand_paths, read_file
-    from worker.sources.requests import file_request, submit as xadd_requests, url_request
-
     run_id = run_id or uuid.uuid4().hex[:12]
     urls = [i for i in items if re.match(r"^https?://", i, re.I)]
     try:
@@ -154,7 +133,7 @@ def submit(
     except FileNotFoundError as exc:
         console.print(f"[red]error:[/] no such file or folder, and not an http(s) URL: {exc}")
         raise typer.Exit(2) from exc
-    with _redis(_settings(redis_url, prefix, data_dir)) as (settings, _embedded):
+    with redis_for(settings_from(redis_url, prefix, data_dir)) as (settings, _embedded):
         entries = [url_request(u, run_id) for u in urls]
         for path in files:
             try:
@@ -163,7 +142,7 @@ def submit(
                 console.print(f"[yellow]skipped[/] {path}: {exc}")
                 continue
             entries.append(file_request(str(path), body, content_type_for(path), run_id))
-        ids = xadd_requests(_client(settings), Keys(settings.prefix), entries, maxlen=settings.streams.maxlen)
+        ids = xadd_requests(client_for(settings), Keys(settings.prefix), entries, maxlen=settings.streams.maxlen)
     console.print(f"{len(ids)} request(s) on {Keys(settings.prefix).requests}, run {run_id}")
     print(json.dumps({"run_id": run_id, "requests": ids}))
 
@@ -175,10 +154,8 @@ def consume(
 ) -> None:
     """Read the request stream in its consumer group and hand each request to the workers.
     Run several (anywhere): entries of a consumer that died are reclaimed by the others."""
-    from worker.cli import _client, _redis, _settings
-
-    with _redis(_settings(redis_url, prefix, data_dir)) as (settings, _embedded):
-        consumer = build_consumer(settings, _client(settings), name or None)
+    with redis_for(settings_from(redis_url, prefix, data_dir)) as (settings, _embedded):
+        consumer = build_consumer(settings, client_for(settings), name or None)
         consumer.ensure_group()
         if once:
             counts = consumer.run_once(block_ms=None)
@@ -193,45 +170,18 @@ def consume(
             pass
 
 
-def build_consumer(settings, client, name: str | None = None):
-    """A RequestConsumer handing requests on as Celery tasks and dead-lettering through the pipeline."""
-    from worker.app import create_app
-    from worker.pipeline import Pipeline
-    from worker.sources.requests import RequestConsumer
-    from worker.sources.tasks import CelerySink, hand_on
-
-    keys = Keys(settings.prefix)
-    sink = CelerySink(create_app(settings), keys)
-    pipeline = Pipeline(client, settings)
-    return RequestConsumer(
-        client, keys, settings.requests, handle=lambda request: hand_on(sink, request),
-        dead_letter=lambda doc, exc, attempts: pipeline.dead_letter(doc, exc, attempts, stage="request"),
-        name=name,
-    )
-
-
 def beat(
     loglevel: str = typer.Option("INFO", "--loglevel", "-l", help="Celery log level."),
     redis_url: str | None = RedisOpt, prefix: str | None = PrefixOpt, data_dir: str | None = DataDirOpt,
 ) -> None:
     """Run Celery beat with the Redis schedule (celery-redbeat). Run one or several: a lock in
     Redis lets exactly one send the polls at a time."""
-    from worker.cli import _redis, _settings, _worker_env, stop_worker_process
-
-    with _redis(_settings(redis_url, prefix, data_dir)) as (settings, _embedded):
-        proc = start_beat_process(settings, loglevel, _worker_env(settings))
+    with redis_for(settings_from(redis_url, prefix, data_dir)) as (settings, _embedded):
+        proc = start_beat_process(settings, loglevel)
         try:
             raise typer.Exit(proc.wait())
         except KeyboardInterrupt:
             stop_worker_process(proc)
-
-
-def start_beat_process(settings, loglevel: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    # beat's state is all in Redis; the schedule file celery would write is not used, so it
-    # goes to the null device rather than littering the working directory
-    cmd = [sys.executable, "-m", "celery", "-A", "worker.app", "beat", "-S", "redbeat.RedBeatScheduler",
-           "-l", loglevel, "--max-interval", "5", "-s", os.devnull]
-    return subprocess.Popen(cmd, env=env, stdout=sys.stderr, start_new_session=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -31,11 +31,13 @@ from typing import Any
 
 import redis
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from worker.model import Stage
 from worker.settings import Settings
+from worker.store.client import connect
 from worker.store.keys import Keys
 
 log = structlog.get_logger("storyline.metrics")
@@ -44,7 +46,7 @@ log = structlog.get_logger("storyline.metrics")
 REGISTRY = CollectorRegistry()
 
 #: stages in pipeline order, as they appear in ``Outcome.timings_ms`` and dead letters
-STAGES = ("read", "fetch", "feed", "request", "extract", "dedup", "thread", "publish")
+STAGES = tuple(Stage)
 
 INPUTS = Counter(
     "storyline_inputs", "Inputs finished, by what they became (article, duplicate, dead_letter).",
@@ -86,7 +88,7 @@ def record_outcome(status: str, timings_ms: dict[str, float], *, stage: str | No
     """Record one finished input: its outcome, its stages, and why it was dead-lettered."""
     INPUTS.labels(status).inc()
     if status == "dead_letter":
-        stage = stage or "extract"  # as Pipeline.dead_letter names it, so counts match the stream
+        stage = stage or Stage.EXTRACT  # the stage a dead letter without one is filed under
         DEAD_LETTERS.labels(stage, error_type or "unknown").inc()
     record_stages(timings_ms, failed_stage=stage if status == "dead_letter" else None)
 
@@ -107,7 +109,7 @@ class RedisCollector(Collector):
     @property
     def queue_key(self) -> str:
         """The Redis list of waiting ingest tasks: Celery's queue under global_keyprefix."""
-        return f"{self._keys.prefix}:celery:{self._keys.queue}"
+        return self._keys.broker_queue
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         up = GaugeMetricFamily("storyline_redis_up", "1 when the last scrape could read Redis.")
@@ -168,8 +170,6 @@ def multiprocess_dir() -> str | None:
 def serving_registry(client: redis.Redis, keys: Keys) -> CollectorRegistry:
     """The registry the HTTP endpoint serves: every process's counters plus the Redis gauges."""
     if multiprocess_dir():
-        from prometheus_client import multiprocess
-
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
     else:
@@ -199,13 +199,11 @@ def _pool_forks(pool_cls: object) -> bool:
 
 def serve_from_worker(sender: Any) -> None:
     """Start /metrics in the Celery main process, before the pool forks, when metrics_port > 0.
-    Called from the ``worker_init`` signal (worker/tasks.py) with the WorkController."""
+    Called from the ``worker_init`` signal (worker/runtime/signals.py) with the WorkController."""
     app = getattr(sender, "app", None)
     settings: Settings | None = getattr(getattr(app, "conf", None), "storyline_settings", None)
     if settings is None or settings.metrics_port <= 0:
         return
-    from worker.store.client import connect
-
     directory = multiprocess_dir()
     if directory:
         reset_multiprocess_dir(directory)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from typing import Any
 import redis
 
 from worker.errors import PermanentError
-from worker.pipeline import InputDocument
+from worker.model import InputDocument
 from worker.sources.files import content_type_for, read_file
 from worker.settings import Settings
 from worker.store.keys import Keys
@@ -66,12 +67,11 @@ def find(client: redis.Redis, keys: Keys, event_ids: set[str] | None = None,
         start = "(" + page[-1][0].decode()
 
 
-def requeue(client: redis.Redis, celery_app: Any, settings: Settings, entries: list[DeadLetterEntry], *,
-            run_id: str, force: bool = False) -> dict[str, dict[str, str]]:
-    """Send each entry's input back to the workers when its source can be read again.
-    Returns event id -> {"status": "requeued", "doc_id": ...} or {"status": "skipped", "reason": ...}."""
-    from worker.tasks import encode_document
-
+def requeue(client: redis.Redis, send: Callable[[InputDocument], None], settings: Settings,
+            entries: list[DeadLetterEntry], *, run_id: str, force: bool = False) -> dict[str, dict[str, str]]:
+    """Send each entry's input back to the workers (``send``: the runtime's ingest sink) when its
+    source can be read again. Returns event id -> {"status": "requeued", "doc_id": ...} or
+    {"status": "skipped", "reason": ...}."""
     keys = Keys(settings.prefix)
     results: dict[str, dict[str, str]] = {}
     for entry in entries:
@@ -98,7 +98,7 @@ def requeue(client: redis.Redis, celery_app: Any, settings: Settings, entries: l
             continue
         doc = InputDocument(uuid.uuid4().hex[:16], "file", source["uri"], body,
                             content_type=content_type_for(Path(source["uri"])), run_id=run_id)
-        celery_app.send_task("storyline.ingest", args=[encode_document(doc)], queue=keys.queue, task_id=doc.doc_id)
+        send(doc)
         client.hset(keys.requeued, event_id, doc.doc_id)
         results[event_id] = {"status": "requeued", "doc_id": doc.doc_id}
     return results

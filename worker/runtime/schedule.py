@@ -11,8 +11,8 @@ from celery.schedules import schedule
 from redbeat import RedBeatSchedulerEntry
 from redbeat.schedulers import ensure_conf, get_redis
 
+from worker.runtime.messages import POLL_TASK
 from worker.sources.feeds import FeedState
-from worker.sources.tasks import POLL_TASK
 from worker.store.keys import Keys
 
 

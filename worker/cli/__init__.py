@@ -1,0 +1,26 @@
+"""The ``storyline`` command line. Each module of this package is one command group that parses
+its options and delegates (to worker.runtime, worker.ops, or a stage); nothing here does the
+work itself, and nothing below imports this package."""
+
+from __future__ import annotations
+
+import typer
+
+from worker.cli import dead_letters, doctor, replay, sources, streams
+from worker.cli import worker as worker_command
+
+app = typer.Typer(
+    help="Storyline: news in (feeds, URLs, HTML, text scrapes), clean, deduplicated, threaded events out on Redis Streams.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+# the order of `storyline --help`: the two README commands first
+for _group in (replay, worker_command, streams, doctor, dead_letters, sources):
+    _group.register(app)
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,76 @@
+"""``storyline tail`` and ``storyline threads``: read the output streams and the thread state."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import redis
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from worker.cli.common import DataDirOpt, PrefixOpt, RedisOpt, client_for, redis_for, settings_from
+from worker.store.keys import Keys
+from worker.threads.state import ThreadState
+
+
+def tail(
+    stream: str = typer.Argument("articles", help="articles, duplicates, threads or dead-letter."),
+    group: str = typer.Option("storyline-tail", "--group", help="Consumer group (created at the stream's start if missing)."),
+    consumer: str = typer.Option("", "--consumer", help="Consumer name (default: host-pid)."),
+    count: int = typer.Option(0, "--count", "-n", help="Stop after this many events (0: follow forever)."),
+    block_ms: int = typer.Option(5000, "--block", help="How long one read waits for new events, in ms."),
+    redis_url: str | None = RedisOpt, prefix: str | None = PrefixOpt, data_dir: str | None = DataDirOpt,
+) -> None:
+    """Follow a stream through a consumer group, printing one JSON event per line and acking it."""
+    with redis_for(settings_from(redis_url, prefix, data_dir)) as (settings, _embedded):
+        client = client_for(settings)
+        key = Keys(settings.prefix).stream(stream)
+        name = consumer or f"{os.uname().nodename}-{os.getpid()}"
+        try:
+            client.xgroup_create(key, group, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        seen = 0
+        try:
+            while not count or seen < count:
+                resp = client.xreadgroup(group, name, {key: ">"}, count=min(100, count - seen) if count else 100, block=block_ms)
+                if not resp and count:
+                    break
+                for _, entries in resp or []:
+                    for entry_id, fields in entries:
+                        print(fields[b"data"].decode(), flush=True)
+                        client.xack(key, group, entry_id)
+                        seen += 1
+        except KeyboardInterrupt:
+            pass
+
+
+def threads(
+    limit: int = typer.Option(50, "--limit", help="How many threads, most recently active first."),
+    level: str = typer.Option("thread", "--level", help="thread or story."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    redis_url: str | None = RedisOpt, prefix: str | None = PrefixOpt, data_dir: str | None = DataDirOpt,
+) -> None:
+    """List threads (or stories) with their size and label."""
+    with redis_for(settings_from(redis_url, prefix, data_dir)) as (settings, _embedded):
+        state = ThreadState(client_for(settings), Keys(settings.prefix), settings.threads)
+        rows = state.list_clusters(level, limit)
+    if as_json:
+        print(json.dumps(rows))
+        return
+    table = Table(title=f"{level}s")
+    for col in ("id", "size", "label", "key terms", "last seen"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["id"], str(r["size"]), r["label"], ", ".join(r["key_terms"][:6]),
+                      time.strftime("%Y-%m-%d %H:%M", time.gmtime(r["last_seen"])))
+    Console().print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(tail)
+    app.command()(threads)
