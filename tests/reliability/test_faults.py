@@ -11,14 +11,13 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import psutil
 import pytest
 import redis
 
-from tests.conftest import SEEDS, seed_paths
+from tests.conftest import seed_paths
 from tests.flow import events, submit, wait_outcomes
 from worker.runtime.app import create_app
 from worker.runtime.processes import start_worker_process, stop_worker_process

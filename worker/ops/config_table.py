@@ -115,8 +115,9 @@ def render_default(name: str, value: Any) -> str:
         return f"`{json.dumps(value)}`"
     text = f"`{value}`"
     if isinstance(value, int) and name.endswith("_bytes") and value >= 1024:
-        size, unit = value, "B"
-        for unit in ("KiB", "MiB", "GiB"):
+        size: float = value
+        unit = "B"
+        for unit in ("KiB", "MiB", "GiB"):  # noqa: B007 (the unit the loop stops at is the one printed)
             size /= 1024
             if size < 1024:
                 break
