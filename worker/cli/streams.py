@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from typing import Any
 
 import redis
 import typer
@@ -65,7 +66,8 @@ def threads(
     table = Table(title=f"{level}s")
     for col in ("id", "size", "label", "key terms", "last seen"):
         table.add_column(col)
-    for r in rows:
+    for row in rows:
+        r: dict[str, Any] = dict(row)  # list_clusters' rows: id, size, label, key_terms, last_seen
         table.add_row(r["id"], str(r["size"]), r["label"], ", ".join(r["key_terms"][:6]),
                       time.strftime("%Y-%m-%d %H:%M", time.gmtime(r["last_seen"])))
     Console().print(table)

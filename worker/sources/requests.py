@@ -98,7 +98,7 @@ def submit(client: redis.Redis, keys: Keys, entries: list[dict[str, str]], maxle
 #: hands a request on (sends a task); raising leaves the entry pending for another attempt
 Handler = Callable[[IngestRequest], None]
 #: records a request that is given up on (publishes a dead letter)
-DeadLetterer = Callable[[InputDocument, Exception, int], None]
+DeadLetterer = Callable[[InputDocument, Exception, int], object]
 
 
 class RequestConsumer:
