@@ -7,12 +7,12 @@ import os
 import time
 from typing import Any
 
-import redis
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from worker.cli.common import DataDirOpt, PrefixOpt, RedisOpt, client_for, redis_for, settings_from
+from worker.ops.streams import ensure_group, follow
 from worker.store.keys import Keys
 from worker.threads.state import ThreadState
 
@@ -30,22 +30,10 @@ def tail(
         client = client_for(settings)
         key = Keys(settings.prefix).stream(stream)
         name = consumer or f"{os.uname().nodename}-{os.getpid()}"
+        ensure_group(client, key, group)
         try:
-            client.xgroup_create(key, group, id="0", mkstream=True)
-        except redis.ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
-        seen = 0
-        try:
-            while not count or seen < count:
-                resp = client.xreadgroup(group, name, {key: ">"}, count=min(100, count - seen) if count else 100, block=block_ms)
-                if not resp and count:
-                    break
-                for _, entries in resp or []:
-                    for entry_id, fields in entries:
-                        print(fields[b"data"].decode(), flush=True)
-                        client.xack(key, group, entry_id)
-                        seen += 1
+            for event in follow(client, key, group, name, count=count, block_ms=block_ms):
+                print(event, flush=True)
         except KeyboardInterrupt:
             pass
 
