@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import SEEDS
 
 
@@ -15,6 +17,7 @@ def _storyline(*args: str, env: dict[str, str] | None = None, cwd=None) -> subpr
                           env=env or dict(os.environ), cwd=cwd)
 
 
+@pytest.mark.slow  # two replays, each starting a worker process: ~40 s on two cores
 def test_replay_seeds_twice_against_an_external_redis(redis_url, prefix, client):
     args = ("replay", str(SEEDS), "--json", "--redis", redis_url, "--prefix", prefix, "-c", "2", "--workers", "1")
     first = _storyline(*args)
@@ -36,6 +39,7 @@ def test_replay_seeds_twice_against_an_external_redis(redis_url, prefix, client)
     assert client.xinfo_groups(f"{prefix}:articles")[0]["pending"] == 0
 
 
+@pytest.mark.slow  # an embedded Redis and two replays, each starting a worker process
 def test_replay_without_redis_url_runs_on_an_embedded_redis(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "STORYLINE_REDIS_URL")}
     run = _storyline("replay", str(SEEDS), "--json", "--data-dir", str(tmp_path / "data"), "-c", "1", env=env, cwd=tmp_path)

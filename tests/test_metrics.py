@@ -66,6 +66,7 @@ def test_metrics_endpoint_counts_outcomes_stages_and_stream_backlog(celery_worke
             time.sleep(0.05)
     finally:
         server.shutdown()
+        server.server_close()  # shutdown() only stops serving; the unclosed socket is a ResourceWarning
 
     def delta(name: str, **labels: str) -> float:
         return value(after, name, **labels) - value(before, name, **labels)

@@ -9,7 +9,7 @@ from typing import Any
 
 from worker.runtime.app import default_app
 
-__all__ = ["app"]
+__all__ = ["app"]  # noqa: F822 (provided by __getattr__ below, built on first look-up)
 
 
 def __getattr__(name: str) -> Any:

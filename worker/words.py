@@ -39,7 +39,8 @@ _LETTER = regex.compile(r"\p{L}", regex.V1)
 
 def units(text: str) -> list[str]:
     """The text's units in order: words of spaced scripts, characters of unspaced ones."""
-    return _UNIT.findall(text or "")
+    found: list[str] = _UNIT.findall(text or "")  # the regex module is untyped
+    return found
 
 
 def iter_units(text: str) -> Iterator[str]:

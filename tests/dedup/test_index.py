@@ -188,10 +188,18 @@ def test_threads_sharing_one_index_each_get_their_own_answer(client, keys, index
 def test_indexes_built_and_dropped_give_their_connections_back(client, keys):
     # redis-py's pool allows 100 connections by default; a process that builds an index per
     # job (bench/semeval.py builds one per pair) must not run out (MaxConnectionsError)
+    import gc
+
     body = _bodies()[0]
-    for i in range(client.connection_pool.max_connections + 20):
+    pool = client.connection_pool
+    for i in range(pool.max_connections + 20):
         index = DedupIndex(client, keys, DedupSettings(expected_articles=100))
         _check(index, f"g{i}", body)
+    del index
+    gc.collect()
+    # one index alive at a time: its connection and the client's own, reused throughout
+    assert not pool._in_use_connections, "a dropped index kept its connection checked out"
+    assert pool._created_connections <= 3, f"{pool._created_connections} connections for one index at a time"
 
 
 def _random_values(rng, n):

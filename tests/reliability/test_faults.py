@@ -11,14 +11,13 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import psutil
 import pytest
 import redis
 
-from tests.conftest import SEEDS, seed_paths
+from tests.conftest import seed_paths
 from tests.flow import events, submit, wait_outcomes
 from worker.runtime.app import create_app
 from worker.runtime.processes import start_worker_process, stop_worker_process
@@ -27,6 +26,7 @@ from worker.errors import StageFailure
 from worker.pipeline import InputDocument, Pipeline
 from worker.publish.streams import Publisher
 from worker.settings import Settings
+from worker.store.keys import Keys
 
 pytestmark = pytest.mark.fault
 
@@ -46,6 +46,13 @@ def _wait_for(predicate, timeout: float, what: str) -> None:
     while not predicate():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.005)
+
+
+def unacked_age(client: redis.Redis, keys: Keys) -> float:
+    """Seconds since the oldest delivery still unacknowledged (0 when none): kombu's Redis
+    transport scores its unacked index by the delivery's time."""
+    oldest = client.zrange(f"{keys.broker_unacked}_index", 0, 0, withscores=True)
+    return time.time() - oldest[0][1] if oldest else 0.0
 
 
 def _children(proc: subprocess.Popen) -> list[psutil.Process]:
@@ -83,8 +90,10 @@ def test_a_whole_worker_killed_mid_task_leaves_the_task_to_the_next_worker(redis
         worker.wait()
         assert client.hlen(keys.run("killall")) == 0
         # kombu scans for unacked messages older than the visibility timeout on a new worker's
-        # first restore tick, then only every ~100 s: start the replacement once the timeout passed
-        time.sleep(9)
+        # first restore tick, then only every ~100 s: start the replacement once the killed
+        # delivery is older than the timeout (it must be in the unacked index, or this times out)
+        _wait_for(lambda: unacked_age(client, keys) > settings.visibility_timeout + 0.5, 60,
+                  "the killed delivery to pass the visibility timeout")
         second = start_worker_process(env_settings, concurrency=1)
         try:
             outcome = wait_outcomes(client, keys, "killall", 1, timeout=120)[doc_id]

@@ -21,7 +21,7 @@ import pytest
 import redis
 
 from tests.flow import events, submit, wait_outcomes
-from tests.reliability.test_faults import _free_port, _ping, _shutdown, _wait_for, redis_server_cmd, slow_article
+from tests.reliability.test_faults import _free_port, _ping, _shutdown, _wait_for, redis_server_cmd, slow_article, unacked_age
 from worker.runtime.app import create_app
 from worker.runtime.processes import start_worker_process, stop_worker_process
 from worker.settings import Settings
@@ -146,7 +146,7 @@ def _assert_one_outcome_each(client: redis.Redis, keys: Keys, run_id: str, ids: 
 
 
 @pytest.mark.parametrize("refusal", sorted(REFUSALS))
-def test_inputs_in_flight_and_queued_survive_a_redis_that_refuses_writes(refusal, private_redis, monkeypatch):
+def test_inputs_in_flight_and_queued_survive_a_redis_that_refuses_writes(refusal, private_redis, monkeypatch, tmp_path):
     refuse, restore, error = REFUSALS[refusal]
     client = private_redis
     prefix = f"test-{uuid.uuid4().hex[:10]}"
@@ -155,11 +155,13 @@ def test_inputs_in_flight_and_queued_survive_a_redis_that_refuses_writes(refusal
     # a message left unacknowledged comes back after 15 s, not 20 minutes (see test_faults.py)
     monkeypatch.setenv("STORYLINE_VISIBILITY_TIMEOUT", "15")
     settings = Settings(redis_url=url, prefix=prefix, visibility_timeout=15)
-    worker = start_worker_process(settings, concurrency=1)
+    log = tmp_path / "worker.log"
+    with log.open("wb") as output:
+        worker = start_worker_process(settings, concurrency=1, output=output)
     try:
         ids = _submit_and_refuse(client, settings, keys, "full", refuse)
         # the first input fails in a stage, and its retry cannot be queued either: it is held
-        time.sleep(8)
+        _wait_for(lambda: b"retry_not_queued" in log.read_bytes(), 60, "the worker to hold the input's message")
         assert _refuses_writes(client, error), "Redis took writes again: the test did not test the outage"
         assert _unaccounted(client, prefix, keys, "full", ids) == set(), "an input was lost during the outage"
         assert client.xlen(keys.dead_letter) == 0
@@ -198,7 +200,8 @@ def test_a_task_that_cannot_queue_its_retry_before_its_time_limit_leaves_its_mes
         if worker.poll() is not None:
             # as its supervisor would; once the held message is older than the visibility
             # timeout, so the new worker's first restore scan requeues it (the next is ~100 s on)
-            time.sleep(max(0.0, filled + 16 - time.monotonic()))
+            _wait_for(lambda: unacked_age(client, keys) > settings.visibility_timeout + 0.5, 60,
+                      "the held delivery to pass the visibility timeout")
             _stop(worker)
             worker = start_worker_process(settings, concurrency=1)
         _assert_one_outcome_each(client, keys, "gaveup", ids)

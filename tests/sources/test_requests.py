@@ -106,6 +106,7 @@ def test_requests_held_by_a_killed_consumer_are_taken_over_and_none_is_lost(cele
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait()
+        holder.stdout.close()  # an unclosed pipe is a ResourceWarning, an error under filterwarnings
 
     # another consumer, configured to take over entries idle for any time at all
     survivor = build_consumer(settings.model_copy(update={"requests": settings.requests.model_copy(

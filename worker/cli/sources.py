@@ -16,15 +16,15 @@ from rich.console import Console
 from rich.table import Table
 
 from worker.cli.common import DataDirOpt, PrefixOpt, RedisOpt, client_for, console, redis_for, settings_from
-from worker.errors import BadFeed, PermanentError
+from worker.errors import BadFeed
 from worker.runtime.app import create_app
-from worker.runtime.messages import POLL_TASK
 from worker.runtime.processes import start_beat_process, stop_worker_process
-from worker.runtime.schedule import schedule_feed, unschedule_feed
+from worker.runtime.schedule import subscribe, unsubscribe
 from worker.runtime.sinks import build_consumer
 from worker.sources.feeds import FeedRegistry
-from worker.sources.files import content_type_for, expand_paths, read_file
-from worker.sources.requests import file_request, submit as xadd_requests, url_request
+from worker.sources.files import expand_paths
+from worker.sources.requests import requests_for
+from worker.sources.requests import submit as xadd_requests
 from worker.store.keys import Keys
 
 feeds_app = typer.Typer(help="Subscribed feeds (RSS, Atom, JSON Feed), polled on the beat schedule.",
@@ -68,16 +68,12 @@ def feeds_add(
             console.print(f"[red]error:[/] --every {every} is below the minimum of {settings.feeds.min_every_seconds}s "
                           "(STORYLINE_FEEDS__MIN_EVERY_SECONDS)")
             raise typer.Exit(2)
-        client, keys = client_for(settings), Keys(settings.prefix)
+        registry = FeedRegistry(client_for(settings), Keys(settings.prefix))
         try:
-            feed = FeedRegistry(client, keys).add(url, seconds)
+            feed = subscribe(create_app(settings), registry, url, seconds, poll_now=poll_now)
         except BadFeed as exc:
             console.print(f"[red]error:[/] {exc}")
             raise typer.Exit(2) from exc
-        celery_app = create_app(settings)
-        schedule_feed(celery_app, keys, feed)
-        if poll_now:
-            celery_app.send_task(POLL_TASK, args=[feed.feed_id], queue=keys.queue)
         console.print(f"feed {feed.feed_id} polled every {seconds}s: {feed.url}")
         print(feed.feed_id)
 
@@ -110,13 +106,10 @@ def feeds_remove(
 ) -> None:
     """Unsubscribe: drop the feed's schedule entry and its state."""
     with redis_for(settings_from(redis_url, prefix, data_dir)) as (settings, _embedded):
-        registry = FeedRegistry(client_for(settings), Keys(settings.prefix))
-        feed = registry.find(url_or_id)
+        feed = unsubscribe(create_app(settings), FeedRegistry(client_for(settings), Keys(settings.prefix)), url_or_id)
         if feed is None:
             console.print(f"[red]error:[/] no feed {url_or_id!r} (see: storyline feeds list)")
             raise typer.Exit(1)
-        unschedule_feed(create_app(settings), feed.feed_id)
-        registry.remove(feed.feed_id)
         console.print(f"removed feed {feed.feed_id}: {feed.url}")
 
 
@@ -134,14 +127,9 @@ def submit(
         console.print(f"[red]error:[/] no such file or folder, and not an http(s) URL: {exc}")
         raise typer.Exit(2) from exc
     with redis_for(settings_from(redis_url, prefix, data_dir)) as (settings, _embedded):
-        entries = [url_request(u, run_id) for u in urls]
-        for path in files:
-            try:
-                body = read_file(path, max_bytes=settings.limits.max_bytes)
-            except PermanentError as exc:
-                console.print(f"[yellow]skipped[/] {path}: {exc}")
-                continue
-            entries.append(file_request(str(path), body, content_type_for(path), run_id))
+        entries, skipped = requests_for(urls, files, run_id, max_bytes=settings.limits.max_bytes)
+        for path, reason in skipped:
+            console.print(f"[yellow]skipped[/] {path}: {reason}")
         ids = xadd_requests(client_for(settings), Keys(settings.prefix), entries, maxlen=settings.streams.maxlen)
     console.print(f"{len(ids)} request(s) on {Keys(settings.prefix).requests}, run {run_id}")
     print(json.dumps({"run_id": run_id, "requests": ids}))

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import os
 import time
+from typing import Any
 
-import redis
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from worker.cli.common import DataDirOpt, PrefixOpt, RedisOpt, client_for, redis_for, settings_from
+from worker.ops.streams import ensure_group, follow
 from worker.store.keys import Keys
 from worker.threads.state import ThreadState
 
@@ -29,22 +30,10 @@ def tail(
         client = client_for(settings)
         key = Keys(settings.prefix).stream(stream)
         name = consumer or f"{os.uname().nodename}-{os.getpid()}"
+        ensure_group(client, key, group)
         try:
-            client.xgroup_create(key, group, id="0", mkstream=True)
-        except redis.ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
-        seen = 0
-        try:
-            while not count or seen < count:
-                resp = client.xreadgroup(group, name, {key: ">"}, count=min(100, count - seen) if count else 100, block=block_ms)
-                if not resp and count:
-                    break
-                for _, entries in resp or []:
-                    for entry_id, fields in entries:
-                        print(fields[b"data"].decode(), flush=True)
-                        client.xack(key, group, entry_id)
-                        seen += 1
+            for event in follow(client, key, group, name, count=count, block_ms=block_ms):
+                print(event, flush=True)
         except KeyboardInterrupt:
             pass
 
@@ -65,7 +54,8 @@ def threads(
     table = Table(title=f"{level}s")
     for col in ("id", "size", "label", "key terms", "last seen"):
         table.add_column(col)
-    for r in rows:
+    for row in rows:
+        r: dict[str, Any] = dict(row)  # list_clusters' rows: id, size, label, key_terms, last_seen
         table.add_row(r["id"], str(r["size"]), r["label"], ", ".join(r["key_terms"][:6]),
                       time.strftime("%Y-%m-%d %H:%M", time.gmtime(r["last_seen"])))
     Console().print(table)

@@ -16,7 +16,7 @@ import json
 import textwrap
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
@@ -71,8 +71,8 @@ def _is_model(annotation: Any) -> bool:
 def rows(settings_cls: type[BaseModel] = Settings) -> list[Row]:
     """One row per leaf setting, in declaration order, nested slices walked recursively."""
     config = settings_cls.model_config
-    prefix = config.get("env_prefix", "")
-    delimiter = config.get("env_nested_delimiter") or "__"
+    prefix = str(config.get("env_prefix", ""))
+    delimiter = str(config.get("env_nested_delimiter") or "__")
     out: list[Row] = []
 
     def walk(model: type[BaseModel], path: tuple[str, ...], env_parts: tuple[str, ...]) -> None:
@@ -80,7 +80,7 @@ def rows(settings_cls: type[BaseModel] = Settings) -> list[Row]:
         for name, field in model.model_fields.items():
             alias = field.validation_alias if isinstance(field.validation_alias, str) else None
             if _is_model(field.annotation):
-                walk(field.annotation, (*path, name), (*env_parts, alias or name))
+                walk(cast(type[BaseModel], field.annotation), (*path, name), (*env_parts, alias or name))
                 continue
             if not env_parts and alias:
                 env = alias  # read as is, without the prefix (REDIS_URL)
@@ -115,8 +115,9 @@ def render_default(name: str, value: Any) -> str:
         return f"`{json.dumps(value)}`"
     text = f"`{value}`"
     if isinstance(value, int) and name.endswith("_bytes") and value >= 1024:
-        size, unit = value, "B"
-        for unit in ("KiB", "MiB", "GiB"):
+        size: float = value
+        unit = "B"
+        for unit in ("KiB", "MiB", "GiB"):  # noqa: B007 (the unit the loop stops at is the one printed)
             size /= 1024
             if size < 1024:
                 break

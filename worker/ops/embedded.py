@@ -71,9 +71,9 @@ class EmbeddedRedis:
             try:
                 redis.Redis.from_url(url, socket_connect_timeout=1).ping()
                 break
-            except redis.ConnectionError:
+            except redis.ConnectionError as exc:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the embedded Redis did not start; see {self.data_dir / 'redis.log'}")
+                    raise RuntimeError(f"the embedded Redis did not start; see {self.data_dir / 'redis.log'}") from exc
                 time.sleep(0.05)
         self.port_file.write_text(str(port))
         self.url = url

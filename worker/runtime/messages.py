@@ -49,6 +49,7 @@ def malformed_document(message: Any) -> InputDocument:
     if not (isinstance(doc_id, str) and doc_id):
         raw = json.dumps(message, sort_keys=True, default=repr)
         doc_id = hashlib.blake2b(raw.encode(), digest_size=8).hexdigest()
-    uri = fields.get("uri") if isinstance(fields.get("uri"), str) and fields.get("uri") else f"message:{doc_id}"
+    given_uri = fields.get("uri")
+    uri = given_uri if isinstance(given_uri, str) and given_uri else f"message:{doc_id}"
     run_id = fields.get("run_id") if isinstance(fields.get("run_id"), str) else None
     return InputDocument(doc_id, "request", uri, b"", run_id=run_id)

@@ -12,6 +12,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import IO, Any
 
 from worker.runtime.app import create_app
 from worker.settings import Settings
@@ -27,8 +28,10 @@ def worker_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def start_worker_process(settings: Settings, concurrency: int, loglevel: str = "WARNING") -> subprocess.Popen[bytes]:
-    """A Celery worker in a subprocess, on this settings' queue, logging at ``loglevel``."""
+def start_worker_process(settings: Settings, concurrency: int, loglevel: str = "WARNING",
+                         output: IO[Any] | None = None) -> subprocess.Popen[bytes]:
+    """A Celery worker in a subprocess, on this settings' queue, logging at ``loglevel`` to
+    ``output`` (a file; default: this process's stderr)."""
     cmd = [
         sys.executable, "-m", "celery", *(["-q"] if loglevel.upper() != "INFO" and loglevel.upper() != "DEBUG" else []),
         "-A", "worker.app", "worker", "-Q", Keys(settings.prefix).queue,
@@ -38,7 +41,7 @@ def start_worker_process(settings: Settings, concurrency: int, loglevel: str = "
     env = worker_env(settings)
     env["STORYLINE_LOG_LEVEL"] = loglevel
     # the worker's output goes to stderr, so `replay --json` keeps stdout for the summary
-    return subprocess.Popen(cmd, env=env, stdout=sys.stderr, start_new_session=True)
+    return subprocess.Popen(cmd, env=env, stdout=output or sys.stderr, stderr=output, start_new_session=True)
 
 
 def start_beat_process(settings: Settings, loglevel: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:

@@ -77,7 +77,7 @@ def count_attempt(client: redis.Redis, key: str) -> int:
     with client.pipeline(transaction=False) as pipe:
         pipe.incr(key)
         pipe.expire(key, ATTEMPTS_TTL_SECONDS)
-        return pipe.execute()[0]
+        return int(pipe.execute()[0])
 
 
 def retry_keeping_message(task: Task, exc: BaseException, countdown: float, started: float) -> NoReturn:

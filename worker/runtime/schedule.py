@@ -12,7 +12,7 @@ from redbeat import RedBeatSchedulerEntry
 from redbeat.schedulers import ensure_conf, get_redis
 
 from worker.runtime.messages import POLL_TASK
-from worker.sources.feeds import FeedState
+from worker.sources.feeds import FeedRegistry, FeedState
 from worker.store.keys import Keys
 
 
@@ -47,3 +47,23 @@ def scheduled_feed_ids(app: Celery) -> set[str]:
     members = get_redis(app).zrange(app.redbeat_conf.schedule_key, 0, -1)
     names = [m.decode() if isinstance(m, bytes) else m for m in members]
     return {n[len(prefix) + len("feed:"):] for n in names if n.startswith(prefix + "feed:")}
+
+
+def subscribe(app: Celery, registry: FeedRegistry, url: str, every_seconds: int, *, poll_now: bool) -> FeedState:
+    """Subscribe to a feed (or change its interval), put it on the beat schedule, and send a
+    first poll when ``poll_now``. Raises BadFeed for a URL that cannot be a feed."""
+    feed = registry.add(url, every_seconds)
+    schedule_feed(app, registry.keys, feed)
+    if poll_now:
+        app.send_task(POLL_TASK, args=[feed.feed_id], queue=registry.keys.queue)
+    return feed
+
+
+def unsubscribe(app: Celery, registry: FeedRegistry, url_or_id: str) -> FeedState | None:
+    """Drop a feed's schedule entry and its state; the feed it was, or None if there is none."""
+    feed = registry.find(url_or_id)
+    if feed is None:
+        return None
+    unschedule_feed(app, feed.feed_id)
+    registry.remove(feed.feed_id)
+    return feed

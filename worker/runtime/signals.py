@@ -36,7 +36,7 @@ def get_pipeline(app: Celery) -> Pipeline:
     if pipeline is None:
         settings = app_settings(app)
         pipeline = Pipeline(connect(settings.redis_url or ""), settings)
-        app._storyline_pipeline = pipeline  # type: ignore[attr-defined]
+        app._storyline_pipeline = pipeline
     return pipeline
 
 
@@ -63,7 +63,7 @@ def get_sources(app: Celery) -> Sources:
                             settings.feeds, max_attempts=settings.limits.max_attempts,
                             lock_seconds=int(settings.fetch.total_timeout) + 60)
         sources = Sources(pipeline, fetcher, poller, CelerySink(app, pipeline.keys))
-        app._storyline_sources = sources  # type: ignore[attr-defined]
+        app._storyline_sources = sources
     return sources
 
 

@@ -23,12 +23,14 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import redis
 
-from worker.errors import BadRequest, TransientError
+from worker.errors import BadRequest, PermanentError, TransientError
 from worker.model import InputDocument
 from worker.settings import RequestSettings
+from worker.sources.files import content_type_for, read_file
 from worker.store.keys import Keys
 
 
@@ -54,6 +56,22 @@ def url_request(url: str, run_id: str | None = None) -> dict[str, str]:
 def file_request(uri: str, body: bytes, content_type: str | None, run_id: str | None = None) -> dict[str, str]:
     return {"data": json.dumps({"kind": "file", "uri": uri, "body_b64": base64.b64encode(body).decode("ascii"),
                                 "content_type": content_type, "run_id": run_id})}
+
+
+def requests_for(urls: list[str], files: list[Path], run_id: str, *, max_bytes: int
+                 ) -> tuple[list[dict[str, str]], list[tuple[Path, str]]]:
+    """The request entries of ``urls`` and ``files`` (each file read here, as ``submit`` does),
+    and the files skipped with why (unreadable, too large)."""
+    entries = [url_request(u, run_id) for u in urls]
+    skipped: list[tuple[Path, str]] = []
+    for path in files:
+        try:
+            body = read_file(path, max_bytes=max_bytes)
+        except PermanentError as exc:
+            skipped.append((path, str(exc)))
+            continue
+        entries.append(file_request(str(path), body, content_type_for(path), run_id))
+    return entries, skipped
 
 
 def parse_request(entry_id: str, fields: dict[bytes, bytes]) -> IngestRequest:
@@ -98,7 +116,7 @@ def submit(client: redis.Redis, keys: Keys, entries: list[dict[str, str]], maxle
 #: hands a request on (sends a task); raising leaves the entry pending for another attempt
 Handler = Callable[[IngestRequest], None]
 #: records a request that is given up on (publishes a dead letter)
-DeadLetterer = Callable[[InputDocument, Exception, int], None]
+DeadLetterer = Callable[[InputDocument, Exception, int], object]
 
 
 class RequestConsumer:

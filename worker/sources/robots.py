@@ -46,7 +46,7 @@ class RobotsCache:
         key = self.keys.robots(origin)
         cached = self.client.get(key)
         if cached is not None:
-            return cached.decode("utf-8", "replace")
+            return str(cached.decode("utf-8", "replace"))
         limited = self.settings.model_copy(update={"max_body_bytes": ROBOTS_MAX_BYTES})
         try:
             text = fetch(self.http_client, f"{origin}/robots.txt", limited, kind="robots").body.decode("utf-8", "replace")

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 
@@ -17,7 +18,7 @@ class Finding:
     detail: str
 
 
-def assess(info: dict, config: dict[str, str]) -> list[Finding]:
+def assess(info: dict[str, Any], config: dict[str, str]) -> list[Finding]:
     out: list[Finding] = []
     version = str(info.get("redis_version", "0"))
     parts = [int(p) if p.isdigit() else 0 for p in (version.split(".") + ["0", "0"])[:2]]
