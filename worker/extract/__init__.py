@@ -12,33 +12,37 @@ from worker.extract.decode import decode_body
 from worker.extract.html import extract_html, looks_like_html
 from worker.extract.model import ExtractedArticle
 from worker.extract.text import clean_scrape, scrape_lines
+from worker.words import alphabetic_units, units
 
 #: given a page's candidate lines, the ones learned as chrome for its site (see chrome.py)
 LearnedChrome = Callable[[Sequence[str]], Collection[str]]
 
 __all__ = ["ExtractedArticle", "LearnedChrome", "extract_document", "decode_body", "check_prose"]
 
-_WORD = re.compile(r"[^\W\d_]{2,}", re.UNICODE)
-
-
 def check_prose(text: str, *, min_words: int, max_words: int) -> None:
     """Refuse text that is not an article: too short, too long, or not prose (code, data,
     one sentence repeated: too few distinct words for its length)."""
-    words = text.split()
-    if len(words) < min_words:
-        raise NoContent(f"only {len(words)} words of article text (minimum {min_words}, STORYLINE_LIMITS__MIN_WORDS)")
-    if len(words) > max_words:
-        raise TooLarge(f"{len(words):,} words is over the {max_words:,}-word limit for one article (STORYLINE_LIMITS__MAX_WORDS)")
+    # words of spaced scripts, characters of unspaced ones (worker/words.py): str.split() made
+    # a 537-character Japanese article "21 words", and \w split Hindi words at vowel signs
+    n_words = len(units(text))
+    if n_words < min_words:
+        raise NoContent(f"only {n_words} words of article text (minimum {min_words}, STORYLINE_LIMITS__MIN_WORDS)")
+    if n_words > max_words:
+        raise TooLarge(f"{n_words:,} words is over the {max_words:,}-word limit for one article (STORYLINE_LIMITS__MAX_WORDS)")
     sample = text[:20000]
-    alpha = _WORD.findall(sample)
-    distinct = len({w.lower() for w in alpha})
+    sample_units = units(sample)
+    alpha = alphabetic_units(sample)
+    distinct = len({w.casefold() for w in alpha})
     # a real article of n words has roughly sqrt(n)*3 distinct words or more (Heaps' law with
-    # generous slack); data, markup and repeated boilerplate fall far below
-    needed = min(40, int(3 * len(sample.split()) ** 0.5))
-    if distinct < needed or len(alpha) < 0.5 * len(sample.split()):
-        raise NoContent(f"not prose: {distinct} distinct words in {len(sample.split())} tokens (data, code or repeated text)")
+    # generous slack); data, markup and repeated boilerplate fall far below. In unspaced
+    # scripts the units are characters: a Chinese or Japanese article of n characters uses far
+    # more than 3*sqrt(n) distinct ones (capped at 40 either way), and a Thai one more than 40
+    # distinct letter+mark units once it is over ~200 characters.
+    needed = min(40, int(3 * len(sample_units) ** 0.5))
+    if distinct < needed or len(alpha) < 0.5 * len(sample_units):
+        raise NoContent(f"not prose: {distinct} distinct words in {len(sample_units)} tokens (data, code or repeated text)")
     walls = {m.group(0).lower() for m in _ACCESS_WALL.finditer(sample)}
-    if len(walls) >= _WALL_SIGNALS and len(words) < _WALL_MAX_WORDS:
+    if len(walls) >= _WALL_SIGNALS and n_words < _WALL_MAX_WORDS:
         raise NoContent(f"a registration or paywall page, not the article ({', '.join(sorted(walls)[:4])} ...)")
 
 

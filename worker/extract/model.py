@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from worker.words import word_count
+
 
 @dataclass(frozen=True)
 class ExtractedArticle:
@@ -20,4 +22,6 @@ class ExtractedArticle:
 
     @property
     def word_count(self) -> int:
-        return len(self.text.split())
+        """Words in spaced scripts, characters in unspaced ones (Han, kana, Thai, ...): see
+        worker/words.py."""
+        return word_count(self.text)

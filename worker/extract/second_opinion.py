@@ -25,7 +25,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-_TOKEN = re.compile(r"\w+", re.UNICODE)
+from worker.words import units, word_count
+
 
 #: n of the word n-grams used to compare two texts (4: long enough that shared n-grams mean
 #: shared passages, short enough that a rewrapped sentence still matches)
@@ -50,7 +51,7 @@ class Choice:
 
 
 def _ngrams(text: str, n: int = NGRAM) -> Counter[tuple[str, ...]]:
-    tokens = [t.lower() for t in _TOKEN.findall(text)]
+    tokens = [t.casefold() for t in units(text)]  # words, or characters of unspaced scripts
     return Counter(tuple(tokens[i : i + n]) for i in range(max(0, len(tokens) - n + 1)))
 
 
@@ -68,7 +69,7 @@ def choose_body(trafilatura_text: str, readability_text: str | None) -> Choice:
         return Choice(trafilatura_text, "trafilatura")
     if not trafilatura_text.strip():
         return Choice(readability_text, "readability:truncated")
-    ratio = len(readability_text.split()) / max(1, len(trafilatura_text.split()))
+    ratio = word_count(readability_text) / max(1, word_count(trafilatura_text))
     if ratio <= BLOATED_RATIO and containment(readability_text, trafilatura_text) >= CONTAINED:
         return Choice(readability_text, "readability:bloated")
     if ratio >= TRUNCATED_RATIO and containment(trafilatura_text, readability_text) >= CONTAINED:
@@ -97,7 +98,7 @@ _TEASER_LINE = re.compile(
 
 
 def _norm(text: str) -> str:
-    return " ".join(_TOKEN.findall(text.lower()))
+    return " ".join(u.casefold() for u in units(text))
 
 
 #: paragraphs at the top of a body searched for the repeated headline
@@ -115,7 +116,7 @@ def drop_chrome_lines(paragraphs: Sequence[str], *, title: str | None) -> list[s
     wanted = _norm(title or "")
     if wanted:
         for i, p in enumerate(kept[:_HEADLINE_WINDOW]):
-            if _norm(p) == wanted and all(len(q.split()) <= _KICKER_WORDS for q in kept[:i]):
+            if _norm(p) == wanted and all(word_count(q) <= _KICKER_WORDS for q in kept[:i]):
                 kept = kept[i + 1 :]
                 break
     return [p for p in kept if not _TEASER_LINE.match(p.strip())]
