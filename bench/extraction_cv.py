@@ -37,7 +37,6 @@ CACHE = Path("/tmp/storyline-extraction-cv.pkl")
 #: trafilatura configurations (each one full pass with metadata, as Storyline would run it)
 CONFIGS = {
     "default": {},
-    "comments": {"include_comments": True},
     "precision": {"favor_precision": True},
     "recall": {"favor_recall": True},
     "fast": {"fast": True},
@@ -56,8 +55,10 @@ def _traf(page: Page, **kw) -> tuple[str, str | None, float]:
 
 
 def build(tfeval: int) -> dict:
-    cache = {}
+    cache = pickle.loads(CACHE.read_bytes()) if CACHE.exists() else {}
     for set_name in SETS:
+        if set_name in cache:
+            continue
         pages = LOADERS[set_name](limit=tfeval if set_name == "trafilatura-eval" else 0)
         rows = []
         for page in pages:
@@ -72,6 +73,7 @@ def build(tfeval: int) -> dict:
             row["trafilatura_ms"] = (time.perf_counter() - start) * 1000
             rows.append(row)
         cache[set_name] = rows
+        CACHE.write_bytes(pickle.dumps(cache))
         print(f"cached {set_name}: {len(rows)} pages", flush=True)
     return cache
 
@@ -96,11 +98,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tfeval", type=int, default=0, help="first N trafilatura-eval pages (0: all)")
     args = parser.parse_args()
-    if CACHE.exists():
-        cache = pickle.loads(CACHE.read_bytes())
-    else:
-        cache = build(args.tfeval)
-        CACHE.write_bytes(pickle.dumps(cache))
+    cache = build(args.tfeval)
 
     cands = list(itertools.product(CONFIGS, (False, True), (0, 20, 50, 100), (False, True)))
     cands = [c for c in cands if not (c[2] and c[3])]  # a fallback and the second opinion are alternatives

@@ -56,15 +56,17 @@ def _readability_paragraphs(html: str | lxml.html.HtmlElement) -> list[str]:
     try:
         summary = Document(html).summary(html_partial=True)
         tree = lxml.html.fromstring(summary)
+        for el in tree.iter():
+            # whitespace inside a paragraph is layout, not structure: fold it before marking blocks
+            el.text = re.sub(r"\s+", " ", el.text) if el.text else el.text
+            el.tail = re.sub(r"\s+", " ", el.tail) if el.tail else el.tail
+            if isinstance(el.tag, str) and el.tag.lower() in _BLOCK_TAGS:
+                el.text = "\n" + (el.text or "")
+                el.tail = "\n" + (el.tail or "")
     except (ParserError, ValueError, TypeError, lxml.etree.LxmlError):
+        # ValueError also when a text node holds control characters lxml refuses to set back
+        # (seen on a trafilatura-eval page)
         return []
-    for el in tree.iter():
-        # whitespace inside a paragraph is layout, not structure: fold it before marking blocks
-        el.text = re.sub(r"\s+", " ", el.text) if el.text else el.text
-        el.tail = re.sub(r"\s+", " ", el.tail) if el.tail else el.tail
-        if isinstance(el.tag, str) and el.tag.lower() in _BLOCK_TAGS:
-            el.text = "\n" + (el.text or "")
-            el.tail = "\n" + (el.tail or "")
     return [ln.strip() for ln in tree.text_content().split("\n") if ln.strip()]
 
 
