@@ -12,26 +12,27 @@ from worker.extract.decode import decode_body
 from worker.extract.html import extract_html, looks_like_html
 from worker.extract.model import ExtractedArticle
 from worker.extract.text import clean_scrape, scrape_lines
-from worker.words import alphabetic_units, units
+from worker.words import is_alphabetic, units
 
 #: given a page's candidate lines, the ones learned as chrome for its site (see chrome.py)
 LearnedChrome = Callable[[Sequence[str]], Collection[str]]
 
 __all__ = ["ExtractedArticle", "LearnedChrome", "extract_document", "decode_body", "check_prose"]
 
+
 def check_prose(text: str, *, min_words: int, max_words: int) -> None:
     """Refuse text that is not an article: too short, too long, or not prose (code, data,
     one sentence repeated: too few distinct words for its length)."""
     # words of spaced scripts, characters of unspaced ones (worker/words.py): str.split() made
     # a 537-character Japanese article "21 words", and \w split Hindi words at vowel signs
-    n_words = len(units(text))
+    sample = text[:20000]
+    sample_units = units(sample)
+    n_words = len(sample_units) if len(text) <= len(sample) else len(units(text))
     if n_words < min_words:
         raise NoContent(f"only {n_words} words of article text (minimum {min_words}, STORYLINE_LIMITS__MIN_WORDS)")
     if n_words > max_words:
         raise TooLarge(f"{n_words:,} words is over the {max_words:,}-word limit for one article (STORYLINE_LIMITS__MAX_WORDS)")
-    sample = text[:20000]
-    sample_units = units(sample)
-    alpha = alphabetic_units(sample)
+    alpha = [u for u in sample_units if is_alphabetic(u)]
     distinct = len({w.casefold() for w in alpha})
     # a real article of n words has roughly sqrt(n)*3 distinct words or more (Heaps' law with
     # generous slack); data, markup and repeated boilerplate fall far below. In unspaced
@@ -41,8 +42,10 @@ def check_prose(text: str, *, min_words: int, max_words: int) -> None:
     needed = min(40, int(3 * len(sample_units) ** 0.5))
     if distinct < needed or len(alpha) < 0.5 * len(sample_units):
         raise NoContent(f"not prose: {distinct} distinct words in {len(sample_units)} tokens (data, code or repeated text)")
+    if n_words >= _WALL_MAX_WORDS:
+        return  # long enough to be an article that merely ends with a sign-up box (and the scan costs ~0.7 ms)
     walls = {m.group(0).lower() for m in _ACCESS_WALL.finditer(sample)}
-    if len(walls) >= _WALL_SIGNALS and n_words < _WALL_MAX_WORDS:
+    if len(walls) >= _WALL_SIGNALS:
         raise NoContent(f"a registration or paywall page, not the article ({', '.join(sorted(walls)[:4])} ...)")
 
 
