@@ -15,7 +15,6 @@ The raw outputs of each trafilatura configuration and of readability-lxml are ca
 from __future__ import annotations
 
 import argparse
-import itertools
 import pickle
 import statistics
 import sys
@@ -29,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.extraction import LOADERS, SETS, Page, score_corpus, score_page  # noqa: E402
 from worker.extract.html import _CONFIG, _readability_paragraphs  # noqa: E402
-from worker.extract.second_opinion import choose_body, drop_chrome_lines  # noqa: E402
+from worker.extract.second_opinion import choose_body, containment, drop_chrome_lines  # noqa: E402
 from worker.words import word_count  # noqa: E402
 
 CACHE = Path("/tmp/storyline-extraction-cv.pkl")
@@ -78,20 +77,42 @@ def build(tfeval: int) -> dict:
     return cache
 
 
-def candidate(row: dict, config: str, chrome: bool, fallback: int, second: bool) -> tuple[str, float]:
+def candidate(row: dict, config: str, chrome: str, fallback: int, second: bool, contained: bool = False) -> tuple[str, float]:
     """The body a candidate keeps for one page, and its cost in ms (trafilatura pass, plus
     readability where the candidate runs it)."""
     text, title, ms = row[config]
     if second:
         text = choose_body(text, row["readability"]).text
         ms += row["readability_ms"]
-    elif fallback and word_count(text) < fallback:
+    elif fallback and row["wc"][config] < fallback:
         ms += row["readability_ms"]
-        if word_count(row["readability"]) > word_count(text):
+        if row["wc"]["readability"] > row["wc"][config] and (
+            not contained or not text.strip() or containment(text, row["readability"]) >= CONTAINED_SHARE
+        ):
             text = row["readability"]
-    if chrome:
-        text = "\n".join(drop_chrome_lines(text.split("\n"), title=title))
+    if chrome != "none":
+        text = "\n".join(drop_chrome_lines(text.split("\n"), title=title, headline=chrome in ("headline", "both"),
+                                           teasers=chrome in ("teasers", "both")))
     return text, ms
+
+
+FALLBACKS = (0, 50, 100, 150, 200, 300)
+CHROME = ("none", "headline", "teasers", "both")
+#: the "contained" variant of the fallback: readability's longer text replaces trafilatura's
+#: only if it holds most of trafilatura's (the same article, more of it), not another text
+CONTAINED_SHARE = 0.8
+
+
+def candidates() -> list[tuple]:
+    out = []
+    for config in ("fast", "recall", "default"):
+        for fallback in FALLBACKS:
+            for chrome in ("none", "headline", "both") if config == "fast" else ("none", "both"):
+                for contained in (False, True) if fallback else (False,):
+                    out.append((config, chrome, fallback, False, contained))
+    # the rule Storyline had before (readability on every page, bloated/truncated), for reference
+    out += [("fast", "none", 0, True, False), ("fast", "both", 0, True, False), ("precision", "both", 100, False, False)]
+    return out
 
 
 def main() -> None:
@@ -100,8 +121,10 @@ def main() -> None:
     args = parser.parse_args()
     cache = build(args.tfeval)
 
-    cands = list(itertools.product(CONFIGS, (False, True), (0, 20, 50, 100), (False, True)))
-    cands = [c for c in cands if not (c[2] and c[3])]  # a fallback and the second opinion are alternatives
+    cands = candidates()
+    for rows in cache.values():
+        for r in rows:
+            r["wc"] = {k: word_count(r[k][0]) for k in CONFIGS} | {"readability": word_count(r["readability"])}
     table: dict[tuple, dict[str, tuple[float, float]]] = {}
     base: dict[str, float] = {}
     for set_name, rows in cache.items():
@@ -112,7 +135,7 @@ def main() -> None:
             f1 = score_corpus(set_name, [score_page(r["page"], o[0]) for r, o in zip(rows, outs)])["f1"]
             cost = statistics.median(o[1] for o in outs) / base_ms
             table.setdefault(c, {})[set_name] = (f1, cost)
-    label = lambda c: f"{c[0]:<9} chrome={int(c[1])} fallback<{c[2]:<3} second={int(c[3])}"  # noqa: E731
+    label = lambda c: f"{c[0]:<9} chrome={c[1]:<8} fallback<{c[2]:<3}{'c' if c[4] else ' '} second={int(c[3])}"  # noqa: E731
     print("candidate                                   " + "".join(f"{s[:14]:>16}" for s in cache) + "   (F1 / x traf ms)")
     print(f"{'trafilatura defaults':<44}" + "".join(f"{base[s]:>10.4f}      " for s in cache))
     for c in sorted(cands, key=lambda c: -statistics.mean(table[c][s][0] - base[s] for s in cache)):
