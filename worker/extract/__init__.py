@@ -25,9 +25,10 @@ def check_prose(text: str, *, min_words: int, max_words: int) -> None:
     one sentence repeated: too few distinct words for its length)."""
     # words of spaced scripts, characters of unspaced ones (worker/words.py): str.split() made
     # a 537-character Japanese article "21 words", and \w split Hindi words at vowel signs
-    # the distinct-words test reads the first 5,000 characters (~800 words: far past where
-    # its need is capped at 40); the text is tokenised once, and in full only when a limit
-    # could be at stake (a unit is at least one character)
+    # the distinct-words test reads the first 2,500 characters (~400 words: where the wall
+    # rule below stops applying, and far past where the need is capped at 40); the text is
+    # tokenised once, and in full only when a limit could be at stake (a unit is at least one
+    # character)
     sample = text[:_SAMPLE_CHARS]
     sample_units = units(sample)
     n_words = len(sample_units)
@@ -66,7 +67,7 @@ _ACCESS_WALL = re.compile(
     re.IGNORECASE,
 )
 #: characters the distinct-words test reads, and the fewest units it applies to
-_SAMPLE_CHARS = 5000
+_SAMPLE_CHARS = 2500
 _HEAPS_MIN = 20
 #: distinct wall phrases that make a page a wall, and the length above which a page is an
 #: article that merely ends with a sign-up box
