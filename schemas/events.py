@@ -38,7 +38,13 @@ class ArticleIngested(Event):
     published: str | None = Field(None, description="Publication date, ISO 8601 (date or date-time).")
     language: str | None = Field(None, description="ISO 639-1 code.")
     text: str = Field(description="Clean article body, paragraphs separated by blank lines.")
-    word_count: int
+    word_count: int = Field(description=(
+        "Length of `text` in the units its readers count (worker/words.py): words in scripts "
+        "written with spaces (Latin, Cyrillic, Greek, Arabic, Hebrew, Devanagari and the other "
+        "Indic scripts, Hangul, ...), a word being a run of letters, digits and combining marks "
+        "with inner apostrophes or hyphens; one per character in scripts written without spaces "
+        "(Han, Hiragana, Katakana, Thai, Lao, Khmer, Myanmar, Tibetan), so a Chinese or Japanese "
+        "article's word_count is its character count (punctuation and spaces excluded)."))
     story_id: str = Field(description="The news event this article reports (days).")
     story_label: str
     thread_id: str = Field(description="The ongoing story this article belongs to (weeks).")

@@ -35,26 +35,43 @@ _UNIT = regex.compile(
 )
 _UNSPACED_CHAR = regex.compile(rf"[[{_UNSPACED}]&&\p{{L}}]", regex.V1)
 _LETTER = regex.compile(r"\p{L}", regex.V1)
+#: any character of an unspaced script (letters, marks, digits): text without one can use
+#: ``_SPACED_UNIT``, which finds exactly the units ``_UNIT`` finds in such text, 5-6x faster
+#: (the set-difference classes of ``_UNIT`` are slow to match: 1.5 ms for a 4,000-character
+#: article, as much as a tenth of trafilatura's time on the page)
+_ANY_UNSPACED = regex.compile(rf"[{_UNSPACED}]", regex.V1)
+_SPACED_UNIT = regex.compile(r"[\p{L}\p{N}][\p{L}\p{N}\p{M}]*(?:['\u2019\-][\p{L}\p{N}][\p{L}\p{N}\p{M}]*)*", regex.V1)
+
+
+def _pattern(text: str) -> regex.Pattern:
+    return _UNIT if _ANY_UNSPACED.search(text) else _SPACED_UNIT
 
 
 def units(text: str) -> list[str]:
     """The text's units in order: words of spaced scripts, characters of unspaced ones."""
-    found: list[str] = _UNIT.findall(text or "")  # the regex module is untyped
+    text = text or ""
+    found: list[str] = _pattern(text).findall(text)  # the regex module is untyped
     return found
 
 
 def iter_units(text: str) -> Iterator[str]:
-    return (m.group(0) for m in _UNIT.finditer(text or ""))
+    text = text or ""
+    return (m.group(0) for m in _pattern(text).finditer(text))
 
 
 def word_count(text: str) -> int:
     """Words in spaced scripts plus characters in unspaced scripts (see the module's text)."""
-    return sum(1 for _ in _UNIT.finditer(text or ""))
+    return len(units(text))
+
+
+def is_alphabetic(unit: str) -> bool:
+    """The unit holds a letter (str.isalpha first: it is C-fast and true of most words)."""
+    return unit.isalpha() or (not unit.isdigit() and bool(_LETTER.search(unit)))
 
 
 def alphabetic_units(text: str) -> list[str]:
     """Units that hold a letter (so not numbers): the prose gate's "words"."""
-    return [u for u in units(text) if _LETTER.search(u)]
+    return [u for u in units(text) if is_alphabetic(u)]
 
 
 def unspaced_share(text: str) -> float:

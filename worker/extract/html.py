@@ -1,23 +1,26 @@
 """HTML pages -> clean article text and metadata: trafilatura (with its htmldate and courlan),
-checked against readability-lxml as a second opinion (see ``second_opinion``)."""
+with readability-lxml asked where trafilatura's body is short (see ``extract_html``)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection, Sequence
+from itertools import islice
 from urllib.parse import urlsplit
 
 import lxml.html
 import readability.cleaners
 import trafilatura
+import trafilatura.metadata
 from courlan import normalize_url
 from lxml.etree import ParserError
 from readability import Document
 from trafilatura.settings import use_config
 
 from worker.extract.model import ExtractedArticle
-from worker.extract.second_opinion import choose_body, drop_chrome_lines
+from worker.extract.second_opinion import drop_chrome_lines
 from worker.extract.text import is_person_name
+from worker.words import iter_units, word_count
 
 # Built once: trafilatura's default config reads a file each time it is built.
 _CONFIG = use_config()
@@ -31,6 +34,14 @@ _CONFIG.set("DEFAULT", "EXTRACTION_TIMEOUT", "0")
 # no parameter for this, so the one flag is set on readability's cleaner; nothing else in the
 # worker uses readability.
 readability.cleaners.html_cleaner.javascript = False
+
+# trafilatura's metadata pass also searches every page for categories, tags and a licence,
+# which no Storyline event carries: ~7% of the extract stage (cProfile, 80 trafilatura-eval
+# pages), the margin between this stage and trafilatura's own cost. trafilatura has no option
+# to skip them, so the two module functions are replaced by no-ops (the fields stay empty);
+# nothing else in the worker reads them.
+trafilatura.metadata.extract_catstags = lambda *args, **kwargs: []
+trafilatura.metadata.extract_license = lambda *args, **kwargs: None
 
 _HTML_SNIFF = re.compile(rb"<(?:!doctype\s+html|html|head|body|article|div|p|meta)[\s>/]", re.IGNORECASE)
 
@@ -56,15 +67,17 @@ def _readability_paragraphs(html: str | lxml.html.HtmlElement) -> list[str]:
     try:
         summary = Document(html).summary(html_partial=True)
         tree = lxml.html.fromstring(summary)
+        for el in tree.iter():
+            # whitespace inside a paragraph is layout, not structure: fold it before marking blocks
+            el.text = re.sub(r"\s+", " ", el.text) if el.text else el.text
+            el.tail = re.sub(r"\s+", " ", el.tail) if el.tail else el.tail
+            if isinstance(el.tag, str) and el.tag.lower() in _BLOCK_TAGS:
+                el.text = "\n" + (el.text or "")
+                el.tail = "\n" + (el.tail or "")
     except (ParserError, ValueError, TypeError, lxml.etree.LxmlError):
+        # ValueError also when a text node holds control characters lxml refuses to set back
+        # (seen on a trafilatura-eval page)
         return []
-    for el in tree.iter():
-        # whitespace inside a paragraph is layout, not structure: fold it before marking blocks
-        el.text = re.sub(r"\s+", " ", el.text) if el.text else el.text
-        el.tail = re.sub(r"\s+", " ", el.tail) if el.tail else el.tail
-        if isinstance(el.tag, str) and el.tag.lower() in _BLOCK_TAGS:
-            el.text = "\n" + (el.text or "")
-            el.tail = "\n" + (el.tail or "")
     return [ln.strip() for ln in tree.text_content().split("\n") if ln.strip()]
 
 
@@ -80,6 +93,13 @@ def _normalise_url(url: str | None) -> str | None:
     return urlsplit(url)._replace(fragment="").geturl()
 
 
+#: trafilatura bodies under this many words (worker/words.py units) are checked against
+#: readability-lxml, whose longer text is kept (see ``extract_html``). Chosen by
+#: leave-one-set-out cross-validation over the three development sets (bench/extraction_cv.py;
+#: README, "Extraction quality and cost").
+SHORT_BODY_WORDS = 100
+
+
 def extract_html(
     html: str,
     *,
@@ -89,21 +109,25 @@ def extract_html(
 ) -> ExtractedArticle | None:
     """Main text and metadata of an HTML page, or None when neither extractor finds an article.
 
-    trafilatura runs without its internal fallbacks (``fast``): readability-lxml is asked
-    for a second opinion here instead, and ``choose_body`` keeps readability's text only when
-    the comparison shows trafilatura's is bloated or truncated. The publication date comes
-    from htmldate through trafilatura, from the page's metadata and markup, never from a date
-    merely mentioned in the body (extensive search off). ``learned_chrome``, when given, names
-    the body paragraphs that recur across the site's pages (chrome.py); they are dropped.
-    ``second_opinion=False`` skips readability (about 40% of the cost of a page, see the README).
+    One trafilatura pass without its internal fallbacks (``fast``), with its metadata. Where
+    that body is short (under ``SHORT_BODY_WORDS``), readability-lxml is asked too and its
+    text kept when it is longer (body_source "readability:short"): a short trafilatura body
+    is where trafilatura most often stopped at a teaser, a fact box or the first block of a
+    split article. Running readability only there keeps the stage at trafilatura's own cost
+    (readability on every page cost 1.9x), and it is the combination that won on all three
+    development sets (bench/extraction_cv.py): fast+this fallback beat trafilatura's default
+    path (whose own fallbacks run on every page) on each set, at about half its cost.
+    ``second_opinion=False`` skips readability entirely.
 
-    The page is parsed once, by trafilatura's loader: trafilatura works on a copy of the tree
-    and readability on a cleaned deep copy, so both see the same untouched parse.
+    The publication date comes from htmldate through trafilatura, from the page's metadata
+    and markup, never from a date merely mentioned in the body (extensive search off).
+    ``learned_chrome``, when given, names the body paragraphs that recur across the site's
+    pages (chrome.py); they are dropped. readability parses the page again, on the few pages where it is asked (handing trafilatura
+    a tree parsed beforehand makes it deep-copy that tree: more than a re-parse costs on the
+    rare pages that need one).
     """
-    tree = trafilatura.load_html(html)
-    source = tree if tree is not None else html
     doc = trafilatura.bare_extraction(
-        source,
+        html,
         url=url,
         fast=True,
         with_metadata=True,
@@ -113,11 +137,21 @@ def extract_html(
         date_extraction_params={"extensive_search": False, "original_date": True},
         config=_CONFIG,
     )
-    main_text = "\n".join(p.strip() for p in ((doc.text if doc else None) or "").split("\n") if p.strip())
-    second = "\n".join(_readability_paragraphs(source)) if second_opinion else None
-    choice = choose_body(main_text, second)
+    text = "\n".join(p.strip() for p in ((doc.text if doc else None) or "").split("\n") if p.strip())
+    body_source = "trafilatura"
+    if second_opinion:
+        # counted only up to the threshold: most bodies are longer, and a full count costs
+        # ~0.5 ms on a long article
+        n_words = sum(1 for _ in islice(iter_units(text), SHORT_BODY_WORDS))
+        if n_words < SHORT_BODY_WORDS:
+            other = "\n".join(_readability_paragraphs(html))
+            if word_count(other) > n_words:
+                text, body_source = other, "readability:short"
     title = (doc.title if doc else None) or None
-    paragraphs = drop_chrome_lines(choice.text.split("\n"), title=title)
+    # the headline repeated at the top of the body goes (the event carries it as the title);
+    # the teaser-line rule does not run here: cross-validated it lost on readability-pages
+    # (bench/extraction_cv.py), and a rule that loses on any set is not kept
+    paragraphs = drop_chrome_lines(text.split("\n"), title=title, teasers=False)
     if learned_chrome and paragraphs:
         learned = set(learned_chrome(paragraphs))
         paragraphs = [p for p in paragraphs if p not in learned]
@@ -133,5 +167,5 @@ def extract_html(
         site=((doc.sitename or doc.hostname) if doc else None) or None,
         language=(doc.language if doc else None) or None,
         url=_normalise_url((doc.url if doc else None) or url),
-        body_source=choice.reason,
+        body_source=body_source,
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from worker.words import word_count
+
 
 @dataclass(frozen=True)
 class ExtractedArticle:
@@ -14,10 +16,12 @@ class ExtractedArticle:
     site: str | None = None
     language: str | None = None
     url: str | None = None
-    #: which extractor's body was kept (HTML path: trafilatura | readability:bloated |
-    #: readability:truncated; plain-text path: None), for counting and debugging
+    #: which extractor's body was kept (HTML path: trafilatura | readability:short, see
+    #: html.extract_html; plain-text path: None), for counting and debugging
     body_source: str | None = None
 
     @property
     def word_count(self) -> int:
-        return len(self.text.split())
+        """Words in spaced scripts, characters in unspaced ones (Han, kana, Thai, ...): see
+        worker/words.py."""
+        return word_count(self.text)

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from worker.extract.model import ExtractedArticle
+from worker.words import word_count
 
 _WEEKDAY = r"(?:mon|tues|wednes|thurs|fri|satur|sun)day|(?:mon|tue|wed|thu|fri|sat|sun)\.?"
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
@@ -97,11 +98,11 @@ def _is_nav(line: str) -> bool:
     if not _NAV_LINE.match(line):
         return False
     segments = [seg.strip() for seg in _NAV_SEPARATORS.split(line)]
-    return len(segments) >= 2 and all(0 < len(seg.split()) <= 3 for seg in segments)
+    return len(segments) >= 2 and all(0 < word_count(seg) <= 3 for seg in segments)
 
 
 def _is_dateline(line: str) -> bool:
-    return bool(_DATELINE.match(line) or (_NAME_THEN_DATELINE.match(line) and len(line.split()) <= 20))
+    return bool(_DATELINE.match(line) or (_NAME_THEN_DATELINE.match(line) and word_count(line) <= 20))
 
 
 def _is_chrome(line: str) -> bool:
@@ -114,8 +115,7 @@ def _is_byline(line: str) -> bool:
 
 def _looks_like_headline(line: str) -> bool:
     """A headline: 3-30 words, no sentence-final full stop, not chrome, starts with a capital."""
-    words = line.split()
-    if not 3 <= len(words) <= 30 or _is_chrome(line) or _is_byline(line):
+    if not 3 <= word_count(line) <= 30 or _is_chrome(line) or _is_byline(line):
         return False
     if line.endswith(".") and not line.endswith("..."):
         return False  # captions and body sentences end with a full stop; headlines rarely do
@@ -136,7 +136,7 @@ def _find_headline(lines: Sequence[str], extra_chrome: frozenset[str]) -> int | 
     as "Listen to this article" sit between the byline and the body), else the nearest one
     above the body. Tickers, breadcrumbs and site names above it are passed over."""
     body = next(
-        (i for i, ln in enumerate(lines[:80]) if len(ln.split()) >= _BODY_WORDS and ln not in extra_chrome and not _is_chrome(ln)),
+        (i for i, ln in enumerate(lines[:80]) if word_count(ln) >= _BODY_WORDS and ln not in extra_chrome and not _is_chrome(ln)),
         None,
     )
     if body is None:
@@ -154,7 +154,7 @@ def _author_from_box(lines: Sequence[str]) -> tuple[str | None, int | None]:
     starting with the name. Returns the name and the index where the box starts."""
     for i in range(len(lines) - 1):
         name = lines[i]
-        if not _NAME.match(name) or len(name.split()) < 2:
+        if not _NAME.match(name) or word_count(name) < 2:
             continue
         nxt = _URL_TAIL.sub("", lines[i + 1]).strip()
         if nxt == name or (i + 2 < len(lines) and lines[i + 1].startswith(name) and lines[i + 2].startswith(name)):
@@ -171,7 +171,7 @@ def _split_authors(raw: str) -> list[str]:
 
 def is_person_name(name: str) -> bool:
     """A byline name that names a person, not a role or a desk ("Staff Reporter", "AFP staff")."""
-    return bool(name) and not _NOT_A_PERSON.search(name) and len(name.split()) <= 5
+    return bool(name) and not _NOT_A_PERSON.search(name) and word_count(name) <= 5
 
 
 def _byline_authors(line: str) -> list[str]:
@@ -197,7 +197,7 @@ def clean_scrape(text: str, *, extra_chrome: Iterable[str] = ()) -> ExtractedArt
     authors: list[str] = []
     # bylines and datelines directly under the headline (widgets may sit between them)
     j = start
-    while j < min(start + 6, len(lines)) and len(lines[j].split()) < _BODY_WORDS:
+    while j < min(start + 6, len(lines)) and word_count(lines[j]) < _BODY_WORDS:
         if _is_byline(lines[j]):
             authors = authors or _byline_authors(lines[j])
         elif not (_is_chrome(lines[j]) or lines[j] in chrome):
@@ -212,7 +212,7 @@ def clean_scrape(text: str, *, extra_chrome: Iterable[str] = ()) -> ExtractedArt
         if seen_body and _END_MARKER.match(ln):
             end = k
             break
-        seen_body = seen_body or len(ln.split()) >= 15
+        seen_body = seen_body or word_count(ln) >= 15
     tail = body_lines[end:]
     body_lines = body_lines[:end]
 
@@ -222,6 +222,6 @@ def clean_scrape(text: str, *, extra_chrome: Iterable[str] = ()) -> ExtractedArt
 
     body = [ln for ln in body_lines if not _is_chrome(ln) and not _is_dateline(ln) and ln not in chrome]
     # a last line that is the start of a footer we did not recognise ("Related" + nothing after)
-    while body and len(body[-1].split()) <= 3 and not _SENTENCE_END.search(body[-1]):
+    while body and word_count(body[-1]) <= 3 and not _SENTENCE_END.search(body[-1]):
         body.pop()
     return ExtractedArticle(text="\n\n".join(body), title=title, authors=authors)
