@@ -3,6 +3,7 @@ per indexed article, at 10k, 100k and 1M articles.
 
     .venv/bin/python bench/dedup.py                    # 10k, 100k, 1M (about 4 minutes)
     .venv/bin/python bench/dedup.py --sizes 10000      # quick look
+    .venv/bin/python bench/dedup.py --recall           # and the recall on real copies (bench/dedup_recall.py)
 
 By default it starts a private redis-server (the one on PATH, no persistence) on a free
 127.0.0.1 port, so that INFO used_memory deltas belong to this benchmark alone; ``--redis URL``
@@ -42,7 +43,7 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from worker.dedup.index import DedupIndex, record_bytes  # noqa: E402
+from worker.dedup.index import DedupIndex, entries_per_article, record_bytes  # noqa: E402
 from worker.dedup.minhash import Signature, normalise, shingles, signature, text_hash  # noqa: E402
 from worker.embedded import _free_port, redis_server_binary  # noqa: E402
 from worker.extract.text import clean_scrape  # noqa: E402
@@ -195,6 +196,8 @@ def main() -> None:
     ap.add_argument("--checks", type=int, default=4000, help="timed new-article checks per size (at most size / 10)")
     ap.add_argument("--redis", default=None, help="use this Redis (unique prefix, deleted after)")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--recall", action="store_true", help="then the recall bench on real articles (bench/dedup_recall.py)")
+    ap.add_argument("--recall-limit", type=int, default=None, help="articles sampled for --recall (default: all)")
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
 
@@ -212,8 +215,10 @@ def main() -> None:
     info = client.info("server")
     cfg = client.config_get("hash-max-listpack-*")
     print(f"redis {info['redis_version']} at {url} ({'private, no persistence' if proc else 'shared'}), {cfg}")
-    print(f"record {record_bytes(128)} bytes per article; bands x rows = "
-          f"{DedupSettings().bands} x {DedupSettings().rows}; live slices {DedupSettings().slices + 1}; "
+    defaults = DedupSettings()
+    print(f"record {record_bytes(128)} bytes per article; LSH bands x rows + lead keys = "
+          f"{defaults.bands} x {defaults.rows} + {defaults.lead_bands} ({entries_per_article(defaults)} slots with the URL); "
+          f"live slices {defaults.slices + 1}; "
           f"checks/s with the default spin of {DedupSettings().spin_microseconds} µs before blocking "
           f"on the reply, and ('blocking') with spin_microseconds=0, alternating\n")
 
@@ -251,6 +256,11 @@ def main() -> None:
                   f"{pct(copy, .5):>8.3f} {pct(copy, .99):>8.3f} {lat['copies_found'][0]:>6.0%} {server_us:>9.1f} "
                   f"{per_article:>10,.0f} {usage / n:>14,.0f} {nkeys:>8,}", flush=True)
             delete_prefix(client, f"{prefix}:*")
+        if args.recall:
+            from bench.dedup_recall import run
+
+            print()
+            run(client, args.recall_limit)
     finally:
         if proc:
             proc.terminate()

@@ -49,7 +49,7 @@ class DedupSettings(BaseModel):
     jaccard_threshold: float = 0.7
     #: estimated containment of the shorter body in the longer at or above which a shorter
     #: body is a truncated copy (wire copy cut to 60-70% behind a dateline)
-    containment_threshold: float = 0.85
+    containment_threshold: float = 0.65
     #: the shorter body must be at least this fraction of the longer for containment to count;
     #: a 200-word brief is not a copy of the 2,000-word feature that quotes it
     min_length_ratio: float = 0.4
