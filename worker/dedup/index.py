@@ -1,5 +1,7 @@
 """The dedup index in Redis, shared by every worker: exact, URL and MinHash-LSH lookups,
-decided and written atomically by one Lua script (``lua/check_and_insert.lua``).
+decided and written atomically by one Lua script (``lua/check_and_insert.lua``). The rule it
+applies to candidates is ``decision.py`` (the reference, tested against the script); the one
+EVALSHA a check sends goes through ``fastpath.py``.
 
 Storage is cut into time slices of ``window / slices``; ``slices + 1`` are live at once. Each
 slice has
@@ -8,7 +10,7 @@ slice has
   fingerprint, signature, article id: ``record_bytes()`` = 309 bytes with the defaults),
   addressed by a 3-byte id local to the slice;
 * its share of the ring: one open-addressing table holding, for each article, one 5-byte slot
-  per LSH band and one for its canonical URL (2-byte fingerprint, 3-byte id), sized for
+  per LSH key (its bands and its lead keys, see minhash.py) and one for its canonical URL (2-byte fingerprint, 3-byte id), sized for
   ``expected_articles`` at half load. The live slices' tables are interleaved bucket by bucket
   in one string (``Keys.dedup_ring``): bucket j is an overflow stamp and one 43-byte sub-bucket
   per ring position (a stamp naming the slice, a count, 8 slots), so one GETRANGE reads a
