@@ -8,7 +8,7 @@ the text). The originals are indexed through the real script; then every copy is
 against them. A copy is found when the index answers "duplicate of its original" (or of the
 earlier article that its original was itself found to copy). Distinct
 articles wrongly merged: originals answered "duplicate" while being indexed, over the pairs of
-originals checked (n (n - 1) / 2); those whose true 5-shingle containment is >= 0.8 are real
+originals checked (n (n - 1) / 2); those whose exact 5-shingle containment is >= REAL_COPY (0.5) are real
 copies inside the corpus and are counted apart.
 
 The same copies also go through the candidate stage alone, in Python, for several LSH layouts
