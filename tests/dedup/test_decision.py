@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings as hsettings
 from hypothesis import strategies as st
 
 from worker.dedup.decision import Decision, Record, Thresholds, decide
-from worker.dedup.index import DedupIndex, band_keys, pack_record, url_fingerprint
+from worker.dedup.index import DedupIndex, band_keys, pack_record, thresholds, url_fingerprint
 from worker.dedup.minhash import Signature
 from worker.settings import DedupSettings
 from worker.store.keys import Keys
@@ -47,7 +47,8 @@ def test_the_script_decides_as_the_reference(client, keys, articles, seed, jt, c
                               min_length_ratio=ratio)
     sub = Keys(f"{keys.prefix}-{seed}-{jt}-{ct}-{ratio}")
     index = DedupIndex(client, sub, dsettings)
-    t = Thresholds(jt, ct, ratio)
+    t = thresholds(dsettings)  # what the script's header is written from
+    assert t == Thresholds(jt, ct, ratio)
     stored: list[tuple[Record, tuple[int, ...], bytes]] = []  # inserted records, their keys, URL entry
     try:
         for doc_id, changed, size, text, url in articles:

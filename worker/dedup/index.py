@@ -153,6 +153,7 @@ def _u32s(n: int) -> struct.Struct:
 
 
 def thresholds(settings: DedupSettings) -> Thresholds:
+    """The reference rule's thresholds (decision.py) for these settings, as the script has them."""
     return Thresholds(jaccard=float(settings.jaccard_threshold), containment=float(settings.containment_threshold),
                       min_length_ratio=float(settings.min_length_ratio))
 
