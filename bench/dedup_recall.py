@@ -6,7 +6,8 @@ first 90/80/70/60/50% of its units, cut at a unit boundary), plain or "wire" (a 
 and light edits: one unit in 100, at least two, deleted, repeated or replaced by another unit of
 the text). The originals are indexed through the real script; then every copy is checked
 against them. A copy is found when the index answers "duplicate of its original" (or of the
-earlier article that its original was itself found to copy). Distinct
+earlier article that its original was itself found to copy, or of another article of the corpus
+whose exact containment with its original is >= REAL_COPY: those are counted and printed). Distinct
 articles wrongly merged: originals answered "duplicate" while being indexed, over the pairs of
 originals checked (n (n - 1) / 2); those whose exact 5-shingle containment is >= REAL_COPY (0.5) are real
 copies inside the corpus and are counted apart.
@@ -253,6 +254,7 @@ def index_recall(client, rows, signed, copies: list[Copy], copy_signed, settings
     # an original found to be a copy of an earlier one (a real copy inside the corpus) is not
     # indexed: its copies are found when they point to that earlier one, as the pipeline would
     canonical: dict[int, int] = {}
+    also: dict[tuple[float, bool], int] = defaultdict(int)
     for level in LEVELS:
         for wired in (False, True):
             prefix = f"bench-recall-{uuid.uuid4().hex[:8]}"
@@ -268,6 +270,12 @@ def index_recall(client, rows, signed, copies: list[Copy], copy_signed, settings
                     continue
                 d = index.check_and_insert(f"c{k}", h, sig, None, now_ms=now)
                 ok = d.is_duplicate and d.canonical_id == f"o{canonical.get(c.of, c.of)}"
+                if d.is_duplicate and not ok and d.canonical_id.startswith("o"):
+                    # another article of the corpus that is a real copy of this one (readability's
+                    # test pages share one text; SemEval has wire stories run twice) is as good
+                    other = int(d.canonical_id[1:])
+                    ok = true_containment(texts[c.of], texts[other]) >= REAL_COPY
+                    also[(c.level, c.wire)] += ok
                 for name in ("all", rows[c.of]["set"], "unspaced" if is_unspaced(texts[c.of]) else None):
                     if name:
                         found[(name, c.level, c.wire)].append(ok)
@@ -288,6 +296,9 @@ def index_recall(client, rows, signed, copies: list[Copy], copy_signed, settings
         lines.append(f"{name:<24}" + "".join(
             f"{np.mean(found[(name, lv, False)]):>9.2%}{np.mean(found[(name, lv, True)]):>9.2%}" for lv in LEVELS)
             + f"{sum(len(found[(name, lv, w)]) for lv in LEVELS for w in (False, True)):>8}")
+    lines.append("copies found as a duplicate of another article of the corpus that is a real copy of their "
+                 "original (counted as found above): " + ", ".join(
+                     f"{'%d%%' % (lv * 100)}{'+wire' if w else ''} {also[(lv, w)]}" for lv in LEVELS for w in (False, True)))
     lines.append(f"originals answered duplicate: {len(merged)}; real copies inside the corpus (exact containment >= "
                  f"{REAL_COPY}): {len(real)}; distinct articles merged: {len(distinct)} of {pairs:,} pairs checked "
                  f"= {len(distinct) / pairs:.5%}")
