@@ -190,12 +190,50 @@ def pct(xs: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(q * len(s)))]
 
 
+def ab(client: redis.Redis, args: argparse.Namespace, rng: np.random.Generator) -> None:
+    """Layouts A (the last release's: 8 bands, 9 slots with the URL; a synthetic signature's keys
+    are two 16-bit values each, as that release's bands were) and B (this release's defaults)
+    filled with the same articles on the same Redis; then new-article checks alternate A, B, A,
+    B, ... so that both see the same machine. Same script text otherwise."""
+    print(f"{'articles':>9} {'A checks/s':>10} {'B checks/s':>10} {'B / A':>6} {'A p99 ms':>8} {'B p99 ms':>8} "
+          f"{'A B/art':>8} {'B B/art':>8}")
+    for n in [int(s) for s in args.sizes.split(",")]:
+        t_end = int(time.time() * 1000)
+        layouts = {"A": DedupSettings(expected_articles=n, bands=8, rows=1, lead_bands=0),
+                   "B": DedupSettings(expected_articles=n)}
+        idx, mem, prefixes = {}, {}, []
+        for name, settings in layouts.items():
+            prefix = f"bench-ab-{name}-{uuid.uuid4().hex[:8]}"
+            prefixes.append(prefix)
+            idx[name] = DedupIndex(client, Keys(prefix), settings)
+            before = client.info("memory")["used_memory"]
+            fill(client, idx[name], settings, n, t_end, np.random.default_rng(args.seed + n))
+            mem[name] = (client.info("memory")["used_memory"] - before) / n
+        checks = min(args.checks, n // 10)
+        values = random_signatures(rng, checks, 128)
+        lat: dict[str, list[float]] = {"A": [], "B": []}
+        for i in range(checks):
+            name = "AB"[i % 2]
+            sig = Signature(values=values[i].tobytes(), size=int(rng.integers(150, 1500)))
+            began = time.perf_counter()
+            idx[name].check_and_insert(f"n{i:015x}", _hash(f"ab{i}"), sig, f"https://new.example/{i}", now_ms=t_end)
+            lat[name].append((time.perf_counter() - began) * 1000)
+        ra, rb = (len(lat[k]) / (sum(lat[k]) / 1000) for k in "AB")
+        print(f"{n:>9,} {ra:>10,.0f} {rb:>10,.0f} {rb / ra:>6.2f} {pct(lat['A'], .99):>8.3f} {pct(lat['B'], .99):>8.3f} "
+              f"{mem['A']:>8,.0f} {mem['B']:>8,.0f}", flush=True)
+        for prefix in prefixes:
+            delete_prefix(client, f"{prefix}:*")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="10000,100000,1000000")
     ap.add_argument("--checks", type=int, default=4000, help="timed new-article checks per size (at most size / 10)")
     ap.add_argument("--redis", default=None, help="use this Redis (unique prefix, deleted after)")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--ab", action="store_true",
+                    help="instead: this release's layout against the last release's (8 bands of two 16-bit values, "
+                         "9 slots), filled alike on one Redis, checks alternating between them")
     ap.add_argument("--recall", action="store_true", help="then the recall bench on real articles (bench/dedup_recall.py)")
     ap.add_argument("--recall-limit", type=int, default=None, help="articles sampled for --recall (default: all)")
     args = ap.parse_args()
@@ -221,6 +259,16 @@ def main() -> None:
           f"live slices {defaults.slices + 1}; "
           f"checks/s with the default spin of {DedupSettings().spin_microseconds} µs before blocking "
           f"on the reply, and ('blocking') with spin_microseconds=0, alternating\n")
+
+    if args.ab:
+        try:
+            ab(client, args, rng)
+        finally:
+            if proc:
+                proc.terminate()
+                proc.wait(timeout=10)
+            tmp.cleanup()
+        return
 
     header = (f"{'articles':>9} {'fill s':>7} {'checks/s':>9} {'blocking':>9} {'p50 ms':>7} {'p99 ms':>7} "
               f"{'copy p50':>8} {'copy p99':>8} {'found':>6} {'server us':>9} {'B/article':>10} {'(MEMORY USAGE)':>14} {'keys':>8}")
