@@ -48,7 +48,9 @@ class DedupSettings(BaseModel):
     #: estimated Jaccard resemblance at or above which two bodies are the same report
     jaccard_threshold: float = 0.7
     #: estimated containment of the shorter body in the longer at or above which a shorter
-    #: body is a truncated copy (wire copy cut to 60-70% behind a dateline)
+    #: body is a truncated copy (a wire copy cut to 50-70% behind a dateline). The estimate
+    #: spreads by ~0.06 at Jaccard 0.45, so 0.85 confirmed two thirds of the 50% wire copies;
+    #: 0.65 was chosen leaving one set out (bench/dedup.py --recall) and merges no distinct pair
     containment_threshold: float = 0.65
     #: the shorter body must be at least this fraction of the longer for containment to count;
     #: a 200-word brief is not a copy of the 2,000-word feature that quotes it
@@ -64,8 +66,8 @@ class DedupSettings(BaseModel):
     slices: int = 3
     #: articles indexed per window the index is sized for: each of the slices + 1 live slices
     #: gets expected_articles / slices x (bands + lead_bands + 1) slots at half load in the shared ring
-    #: string, 5 bytes a slot plus a 3-byte header per 8 (13.1 MB in all at 100k). A slice that
-    #: receives more opens an overflow table twice its size (one more lookup per band), so
+    #: string, 5 bytes a slot plus a 3-byte header per 8 (16.0 MB in all at 100k). A slice that
+    #: receives more opens an overflow table twice its size (one more lookup per key), so
     #: going over costs speed, never correctness.
     expected_articles: int = 100_000
     #: microseconds a worker polls for the check's reply before it blocks on the socket. On a
