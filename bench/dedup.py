@@ -3,6 +3,7 @@ per indexed article, at 10k, 100k and 1M articles.
 
     .venv/bin/python bench/dedup.py                    # 10k, 100k, 1M (about 4 minutes)
     .venv/bin/python bench/dedup.py --sizes 10000      # quick look
+    .venv/bin/python bench/dedup.py --recall           # and the recall on real copies (bench/dedup_recall.py)
 
 By default it starts a private redis-server (the one on PATH, no persistence) on a free
 127.0.0.1 port, so that INFO used_memory deltas belong to this benchmark alone; ``--redis URL``
@@ -42,7 +43,7 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from worker.dedup.index import DedupIndex, record_bytes  # noqa: E402
+from worker.dedup.index import DedupIndex, entries_per_article, record_bytes  # noqa: E402
 from worker.dedup.minhash import Signature, normalise, shingles, signature, text_hash  # noqa: E402
 from worker.ops.embedded import _free_port, redis_server_binary  # noqa: E402
 from worker.extract.text import clean_scrape  # noqa: E402
@@ -189,12 +190,52 @@ def pct(xs: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(q * len(s)))]
 
 
+def ab(client: redis.Redis, args: argparse.Namespace, rng: np.random.Generator) -> None:
+    """Layouts A (the last release's: 8 bands, 9 slots with the URL; a synthetic signature's keys
+    are two 16-bit values each, as that release's bands were) and B (this release's defaults)
+    filled with the same articles on the same Redis; then new-article checks alternate A, B, A,
+    B, ... so that both see the same machine. Same script text otherwise."""
+    print(f"{'articles':>9} {'A checks/s':>10} {'B checks/s':>10} {'B / A':>6} {'A p99 ms':>8} {'B p99 ms':>8} "
+          f"{'A B/art':>8} {'B B/art':>8}")
+    for n in [int(s) for s in args.sizes.split(",")]:
+        t_end = int(time.time() * 1000)
+        layouts = {"A": DedupSettings(expected_articles=n, bands=8, rows=1, lead_bands=0),
+                   "B": DedupSettings(expected_articles=n)}
+        idx, mem, prefixes = {}, {}, []
+        for name, settings in layouts.items():
+            prefix = f"bench-ab-{name}-{uuid.uuid4().hex[:8]}"
+            prefixes.append(prefix)
+            idx[name] = DedupIndex(client, Keys(prefix), settings)
+            before = client.info("memory")["used_memory"]
+            fill(client, idx[name], settings, n, t_end, np.random.default_rng(args.seed + n))
+            mem[name] = (client.info("memory")["used_memory"] - before) / n
+        checks = min(args.checks, n // 10)
+        values = random_signatures(rng, checks, 128)
+        lat: dict[str, list[float]] = {"A": [], "B": []}
+        for i in range(checks):
+            name = "AB"[i % 2]
+            sig = Signature(values=values[i].tobytes(), size=int(rng.integers(150, 1500)))
+            began = time.perf_counter()
+            idx[name].check_and_insert(f"n{i:015x}", _hash(f"ab{i}"), sig, f"https://new.example/{i}", now_ms=t_end)
+            lat[name].append((time.perf_counter() - began) * 1000)
+        ra, rb = (len(lat[k]) / (sum(lat[k]) / 1000) for k in "AB")
+        print(f"{n:>9,} {ra:>10,.0f} {rb:>10,.0f} {rb / ra:>6.2f} {pct(lat['A'], .99):>8.3f} {pct(lat['B'], .99):>8.3f} "
+              f"{mem['A']:>8,.0f} {mem['B']:>8,.0f}", flush=True)
+        for prefix in prefixes:
+            delete_prefix(client, f"{prefix}:*")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="10000,100000,1000000")
     ap.add_argument("--checks", type=int, default=4000, help="timed new-article checks per size (at most size / 10)")
     ap.add_argument("--redis", default=None, help="use this Redis (unique prefix, deleted after)")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--ab", action="store_true",
+                    help="instead: this release's layout against the last release's (8 bands of two 16-bit values, "
+                         "9 slots), filled alike on one Redis, checks alternating between them")
+    ap.add_argument("--recall", action="store_true", help="then the recall bench on real articles (bench/dedup_recall.py)")
+    ap.add_argument("--recall-limit", type=int, default=None, help="articles sampled for --recall (default: all)")
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
 
@@ -212,10 +253,22 @@ def main() -> None:
     info = client.info("server")
     cfg = client.config_get("hash-max-listpack-*")
     print(f"redis {info['redis_version']} at {url} ({'private, no persistence' if proc else 'shared'}), {cfg}")
-    print(f"record {record_bytes(128)} bytes per article; bands x rows = "
-          f"{DedupSettings().bands} x {DedupSettings().rows}; live slices {DedupSettings().slices + 1}; "
+    defaults = DedupSettings()
+    print(f"record {record_bytes(128)} bytes per article; LSH bands x rows + lead keys = "
+          f"{defaults.bands} x {defaults.rows} + {defaults.lead_bands} ({entries_per_article(defaults)} slots with the URL); "
+          f"live slices {defaults.slices + 1}; "
           f"checks/s with the default spin of {DedupSettings().spin_microseconds} µs before blocking "
           f"on the reply, and ('blocking') with spin_microseconds=0, alternating\n")
+
+    if args.ab:
+        try:
+            ab(client, args, rng)
+        finally:
+            if proc:
+                proc.terminate()
+                proc.wait(timeout=10)
+            tmp.cleanup()
+        return
 
     header = (f"{'articles':>9} {'fill s':>7} {'checks/s':>9} {'blocking':>9} {'p50 ms':>7} {'p99 ms':>7} "
               f"{'copy p50':>8} {'copy p99':>8} {'found':>6} {'server us':>9} {'B/article':>10} {'(MEMORY USAGE)':>14} {'keys':>8}")
@@ -251,6 +304,11 @@ def main() -> None:
                   f"{pct(copy, .5):>8.3f} {pct(copy, .99):>8.3f} {lat['copies_found'][0]:>6.0%} {server_us:>9.1f} "
                   f"{per_article:>10,.0f} {usage / n:>14,.0f} {nkeys:>8,}", flush=True)
             delete_prefix(client, f"{prefix}:*")
+        if args.recall:
+            from bench.dedup_recall import run
+
+            print()
+            run(client, args.recall_limit)
     finally:
         if proc:
             proc.terminate()

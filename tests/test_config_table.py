@@ -108,7 +108,7 @@ def test_representative_nested_variables_arrive(monkeypatch):
     settings = Settings()
     assert settings.redis_url == "redis://redis.internal:6379/2"
     assert settings.dedup.jaccard_threshold == 0.8
-    assert settings.dedup.containment_threshold == 0.85, "the rest of the slice keeps its defaults"
+    assert settings.dedup.containment_threshold == 0.65, "the rest of the slice keeps its defaults"
     assert settings.fetch.allowed_private_addresses == ["10.1.2.3:8080"]
     assert settings.requests.claim_idle_ms == 30000
     assert settings.threads.watched_path == "/etc/storyline/watched.toml"

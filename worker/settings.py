@@ -29,21 +29,29 @@ class DedupSettings(BaseModel):
 
     #: MinHash permutations; 128 gives a Jaccard standard error of about 0.04 at J=0.5
     num_perm: int = 128
-    #: LSH bands x rows (of 16-bit values). A pair with Jaccard J becomes a candidate with
-    #: probability 1-(1-J**2)**8: 0.90 at J=0.5, 0.97 at J=0.6 (a copy truncated to 60%),
-    #: 0.995 at J=0.7. Each band costs one read of the index per check, so few wide-open bands
-    #: (rows=2) are cheaper than the classic 20 x 4 and find truncated copies more often
-    #: (20 x 4 gives 0.73 at J=0.5, 0.94 at J=0.6).
-    bands: int = 8
-    #: 16-bit MinHash values per LSH band (see bands); bands x rows may not exceed num_perm
-    rows: int = 2
+    #: LSH bands over the full signature, each keyed by ``rows`` whole 32-bit MinHash values
+    #: (the stored values keep 16 bits; the keys are not stored). A pair with Jaccard J becomes
+    #: a candidate through them with probability 1-(1-J)**6 at rows=1: 0.98 at J=0.5 (a copy
+    #: truncated to half), where 8 bands of two 16-bit values (the last release) gave 0.90; the
+    #: lead keys find most of the rest. Each band costs one read and one 5-byte slot of the
+    #: index per check; bench/dedup.py --recall compares layouts on real copies (README).
+    bands: int = 6
+    #: 32-bit MinHash values per LSH band (see bands); (bands x rows + lead_bands) x 2 may not
+    #: exceed num_perm
+    rows: int = 1
+    #: LSH keys from the lead's small MinHash (the first 40 shingles, minhash.LEAD_SHINGLES): a
+    #: wire copy cut to half or less keeps its lead, so these find it whatever its Jaccard
+    #: with the whole original. At most minhash.LEAD_PERM (8); each costs as a band does
+    lead_bands: int = 4
     #: words per shingle
     shingle_size: int = 5
     #: estimated Jaccard resemblance at or above which two bodies are the same report
     jaccard_threshold: float = 0.7
     #: estimated containment of the shorter body in the longer at or above which a shorter
-    #: body is a truncated copy (wire copy cut to 60-70% behind a dateline)
-    containment_threshold: float = 0.85
+    #: body is a truncated copy (a wire copy cut to 50-70% behind a dateline). The estimate
+    #: spreads by ~0.06 at Jaccard 0.45, so 0.85 confirmed two thirds of the 50% wire copies;
+    #: 0.65 was chosen leaving one set out (bench/dedup.py --recall) and merges no distinct pair
+    containment_threshold: float = 0.65
     #: the shorter body must be at least this fraction of the longer for containment to count;
     #: a 200-word brief is not a copy of the 2,000-word feature that quotes it
     min_length_ratio: float = 0.4
@@ -57,9 +65,9 @@ class DedupSettings(BaseModel):
     #: expiry and a longer read
     slices: int = 3
     #: articles indexed per window the index is sized for: each of the slices + 1 live slices
-    #: gets expected_articles / slices x (bands + 1) slots at half load in the shared ring
-    #: string, 5 bytes a slot plus a 3-byte header per 8 (13.1 MB in all at 100k). A slice that
-    #: receives more opens an overflow table twice its size (one more lookup per band), so
+    #: gets expected_articles / slices x (bands + lead_bands + 1) slots at half load in the shared ring
+    #: string, 5 bytes a slot plus a 3-byte header per 8 (16.0 MB in all at 100k). A slice that
+    #: receives more opens an overflow table twice its size (one more lookup per key), so
     #: going over costs speed, never correctness.
     expected_articles: int = 100_000
     #: microseconds a worker polls for the check's reply before it blocks on the socket. On a

@@ -98,6 +98,27 @@ def test_an_index_built_with_another_scheme_is_refused(client, keys):
         other.check_and_insert("s2", text_hash(n), signature(shingles(n, 5), 64), None)
 
 
+def test_an_index_of_the_last_release_is_refused(client, keys):
+    # what layout 4 / scheme 1 (split() shingles, 8 x 2 bands) stored in the meta hash: the
+    # script compares digests, and the error names what differs
+    import hashlib
+    import json
+
+    from worker.dedup.index import index_scheme
+
+    old = {k: v for k, v in index_scheme(DedupSettings()).items()
+           if k not in ("shingle_unspaced_chars", "units", "lead", "lead_bands")}
+    old.update(scheme_version="1", rows="2", bands="8", record_layout="4/32/256/8")
+    old_json = json.dumps(old, sort_keys=True)
+    client.hset(keys.dedup_meta, mapping={
+        "digest": hashlib.blake2b(old_json.encode(), digest_size=8).hexdigest(), "scheme": old_json})
+    index = DedupIndex(client, keys, DedupSettings())
+    with pytest.raises(IncompatibleIndex, match="scheme_version"):
+        index.ensure_scheme()
+    with pytest.raises(IncompatibleIndex, match="record_layout"):
+        _check(index, "x1", _bodies()[0])
+
+
 def test_a_slice_over_its_expected_size_opens_a_bigger_table(client, keys):
     index = DedupIndex(client, keys, DedupSettings(expected_articles=3, slices=1))
     import numpy as np
@@ -163,7 +184,7 @@ def test_a_check_survives_a_flushed_script_and_a_killed_connection(client, keys,
     client.script_flush()  # e.g. a Redis restart without persistence of scripts
     assert _check(index, "f2", bodies[0]).canonical_id == "f1"
     # the server drops the index's own connection (idle timeout, failover, CLIENT KILL)
-    host, port = index._local.conn[1]._sock.getsockname()[:2]
+    host, port = index._fast.connection()._sock.getsockname()[:2]
     assert client.client_kill_filter(addr=f"{host}:{port}") == 1
     assert _check(index, "f3", bodies[0]).canonical_id == "f1"
     assert not _check(index, "f4", bodies[1]).is_duplicate
@@ -209,7 +230,7 @@ def _random_values(rng, n):
 def test_entries_sit_in_the_buckets_their_hashes_name(client, keys):
     # the worker computes the entry hashes and the script stores by them: the layout the
     # script's header comment describes, checked byte by byte
-    from worker.dedup.index import entry_hashes, url_fingerprint
+    from worker.dedup.index import band_keys, entry_hashes, entries_per_article, url_fingerprint
     from worker.dedup.minhash import Signature
 
     settings = DedupSettings(expected_articles=3000)
@@ -224,9 +245,10 @@ def test_entries_sit_in_the_buckets_their_hashes_name(client, keys):
     sub_bytes = 3 + 8 * 5
     ring = client.get(keys.dedup_ring)
     assert len(ring) == ring_buckets * (2 + live * sub_bytes)
-    hashes = entry_hashes(values, url_fingerprint("https://x.example/1"), settings.bands, settings.rows)
-    assert len(hashes) == 4 * (settings.bands + 1)
-    for e in range(settings.bands + 1):
+    keys_ = band_keys(Signature(values, 300), settings.bands, settings.rows, settings.lead_bands)
+    hashes = entry_hashes(keys_, url_fingerprint("https://x.example/1"))
+    assert len(hashes) == 4 * entries_per_article(settings) == 4 * (settings.bands + settings.lead_bands + 1)
+    for e in range(entries_per_article(settings)):
         h = int.from_bytes(hashes[4 * e : 4 * e + 4], "big")
         at = (h % ring_buckets) * (2 + live * sub_bytes) + 2 + (cur % live) * sub_bytes
         stamp, count = int.from_bytes(ring[at : at + 2], "big"), ring[at + 2]
@@ -236,14 +258,15 @@ def test_entries_sit_in_the_buckets_their_hashes_name(client, keys):
 
 
 def test_entries_past_a_full_bucket_are_found_through_its_overflow_stamp(client, keys):
-    # a ring sized for 30 articles a window holds 16 of the current slice before an overflow
-    # table opens: 128 entries in 23 buckets of 8, so some go on to the next bucket
+    # a ring sized for 30 articles a window holds 15 of the current slice before an overflow
+    # table opens: 180 entries (12 LSH keys each) in 33 buckets of 8, so some go on to the
+    # next bucket
     from worker.dedup.minhash import Signature
 
     settings = DedupSettings(expected_articles=30, slices=3)
     index = DedupIndex(client, keys, settings)
     rng = np.random.default_rng(9)
-    originals = _random_values(rng, 16)
+    originals = _random_values(rng, 15)
     for i, values in enumerate(originals):
         assert not index.check_and_insert(f"o{i}", f"{i:024x}", Signature(values, 300), None).is_duplicate
     assert not list(client.scan_iter(f"{keys.prefix}:dd:*:t:*")), "sized so that no overflow table opens"
@@ -253,14 +276,16 @@ def test_entries_past_a_full_bucket_are_found_through_its_overflow_stamp(client,
     cur = int(client.time()[0]) * 1000 // (settings.window_seconds * 1000 // settings.slices)
     stamped = sum(int.from_bytes(ring[j * width : j * width + 2], "big") == cur % 65536 for j in range(ring_buckets))
     assert stamped > 0, "no entry went past its bucket: the test does not test chains"
-    # a copy that shares one band with its original (the other bands' values replaced) can be
-    # found only through that band's entry, wherever it went
-    band_bytes = 2 * settings.rows
+    # a copy that shares one LSH key with its original (the other keys' values replaced) can be
+    # found only through that key's entry, wherever it went (a synthetic signature's keys are
+    # its 16-bit values read two at a time: bands, then lead keys)
+    key_bytes = 4 * settings.rows
+    n_keys = settings.bands + settings.lead_bands
     for i, values in enumerate(originals):
-        for b in range(settings.bands):
-            others = bytearray(_random_values(rng, 1)[0][: settings.bands * band_bytes])
-            others[b * band_bytes : (b + 1) * band_bytes] = values[b * band_bytes : (b + 1) * band_bytes]
-            copy = bytes(others) + values[settings.bands * band_bytes :]
+        for b in range(n_keys):
+            others = bytearray(_random_values(rng, 1)[0][: n_keys * key_bytes])
+            others[b * key_bytes : (b + 1) * key_bytes] = values[b * key_bytes : (b + 1) * key_bytes]
+            copy = bytes(others) + values[n_keys * key_bytes :]
             d = index.check_and_insert(f"copy{i}-{b}", f"{i * 10 + b + 1000:024x}", Signature(copy, 300), None)
             assert (d.is_duplicate, d.canonical_id) == (True, f"o{i}"), (i, b)
     for i, values in enumerate(_random_values(rng, 16)):
@@ -268,16 +293,29 @@ def test_entries_past_a_full_bucket_are_found_through_its_overflow_stamp(client,
                                           ).is_duplicate
 
 
-def test_the_two_band_fast_path_hashes_as_the_general_one():
-    from worker.dedup.index import _HASH_PRIME, entry_hashes
+def test_entry_hashes_follow_the_formula_for_real_and_synthetic_keys():
+    # the script trusts these bytes: band b's entry is (key % p * 1000003 + 40503 b + 7) % p,
+    # the URL's follows the keys; a real signature's keys are its 32-bit values then the lead's
+    from worker.dedup.index import _HASH_PRIME, band_keys, entry_hashes
+    from worker.dedup.minhash import LEAD_PERM, Signature, normalise, shingles, signature
+
+    def formula(words):
+        return b"".join(((w % _HASH_PRIME * 1000003 + b * 40503 + 7) % _HASH_PRIME).to_bytes(4, "big")
+                        for b, w in enumerate(words))
 
     rng = np.random.default_rng(2)
     for values in _random_values(rng, 50):
         url_fp = bytes(rng.integers(0, 256, 8, dtype=np.uint8))
-        general = [int.from_bytes(values[4 * b : 4 * b + 4], "big") for b in range(8)] + [int.from_bytes(url_fp[:4], "big")]
-        expected = b"".join(((w % _HASH_PRIME * 1000003 + b * 40503 + 7) % _HASH_PRIME).to_bytes(4, "big")
-                            for b, w in enumerate(general))
-        assert entry_hashes(values, url_fp, 8, 2) == expected
-        assert entry_hashes(values, b"", 8, 2) == expected[:32]
-        # rows=1: each band one 16-bit value
-        assert entry_hashes(values, b"", 8, 1)[:4] == ((int.from_bytes(values[:2], "big") * 1000003 + 7) % _HASH_PRIME).to_bytes(4, "big")
+        words = [int.from_bytes(values[4 * b : 4 * b + 4], "big") for b in range(12)]
+        keys_ = band_keys(Signature(values, 300), 8, 1, 4)
+        assert keys_ == tuple(words)
+        assert entry_hashes(keys_, url_fp) == formula(words + [int.from_bytes(url_fp[:4], "big")])
+        assert entry_hashes(keys_, b"") == formula(words)
+        # rows=2: a band is two 32-bit values read as one number
+        two = band_keys(Signature(values, 300), 4, 2, 0)
+        assert two[0] == int.from_bytes(values[:8], "big")
+    sig = signature(shingles(normalise(_bodies()[0]), 5), 128)
+    full = [int.from_bytes(sig.keys[4 * i : 4 * i + 4], "big") for i in range(len(sig.keys) // 4)]
+    assert len(full) == 128 + LEAD_PERM
+    assert [v & 0xFFFF for v in full[:128]] == [int.from_bytes(sig.values[2 * i : 2 * i + 2], "big") for i in range(128)]
+    assert band_keys(sig, 8, 1, 4) == (*full[:8], *full[128:132])

@@ -1,5 +1,7 @@
 """The dedup index in Redis, shared by every worker: exact, URL and MinHash-LSH lookups,
-decided and written atomically by one Lua script (``lua/check_and_insert.lua``).
+decided and written atomically by one Lua script (``lua/check_and_insert.lua``). The rule it
+applies to candidates is ``decision.py`` (the reference, tested against the script); the one
+EVALSHA a check sends goes through ``fastpath.py``.
 
 Storage is cut into time slices of ``window / slices``; ``slices + 1`` are live at once. Each
 slice has
@@ -8,7 +10,7 @@ slice has
   fingerprint, signature, article id: ``record_bytes()`` = 309 bytes with the defaults),
   addressed by a 3-byte id local to the slice;
 * its share of the ring: one open-addressing table holding, for each article, one 5-byte slot
-  per LSH band and one for its canonical URL (2-byte fingerprint, 3-byte id), sized for
+  per LSH key (its bands and its lead keys, see minhash.py) and one for its canonical URL (2-byte fingerprint, 3-byte id), sized for
   ``expected_articles`` at half load. The live slices' tables are interleaved bucket by bucket
   in one string (``Keys.dedup_ring``): bucket j is an overflow stamp and one 43-byte sub-bucket
   per ring position (a stamp naming the slice, a count, 8 slots), so one GETRANGE reads a
@@ -38,19 +40,15 @@ import functools
 import hashlib
 import json
 import math
-import os
-import select
 import struct
-import threading
-import time
-import weakref
 from dataclasses import dataclass
 from importlib import resources
 
-import hiredis
 import redis
 
-from worker.dedup.minhash import Signature, scheme
+from worker.dedup.decision import Thresholds
+from worker.dedup.fastpath import FastScript
+from worker.dedup.minhash import LEAD_PERM, Signature, scheme
 from worker.errors import PermanentError
 from worker.settings import DedupSettings
 from worker.store.keys import Keys
@@ -69,7 +67,7 @@ TABLE_LOAD = 0.5
 #: fill at which a slice opens another table (twice the size) instead of filling this one up
 MAX_TABLE_FILL = 0.7
 #: record layout version, part of the scheme
-RECORD_LAYOUT = 4
+RECORD_LAYOUT = 5
 _BUCKET_SLOTS = 8
 
 
@@ -113,33 +111,51 @@ def url_fingerprint(canonical_url: str) -> bytes:
 _HASH_PRIME = 4294967291
 
 
-def entry_hashes(values: bytes, url_fp: bytes, bands: int, rows: int) -> bytes:
-    """The index entries of an article, 4 bytes each (big-endian): one per LSH band, from the
-    band's ``rows`` 16-bit values, then one for the URL fingerprint when there is one. The
-    first 2 bytes of an entry are its slot fingerprint, the whole its bucket. Computed here
-    rather than in the script: every worker's script runs on the one Redis thread."""
-    p = _HASH_PRIME
-    if rows == 2:  # the default: a band is one big-endian u32
-        words = _u32s(bands).unpack_from(values)
+def band_keys(sig: Signature, bands: int, rows: int, lead_bands: int) -> tuple[int, ...]:
+    """The article's LSH keys: ``bands`` bands of ``rows`` 32-bit MinHash values each, then
+    ``lead_bands`` values of the lead's MinHash (see minhash.py). A synthetic signature without
+    keys (tests, benchmarks) reads its 16-bit values two at a time instead."""
+    if sig.keys:
+        src, lead_at = sig.keys, len(sig.keys) // 4 - LEAD_PERM
     else:
-        width = 2 * rows
-        words = [int.from_bytes(values[b * width : (b + 1) * width], "big") for b in range(bands)]
-    adds = _addends(bands)
-    out = [(w % p * 1000003 + add) % p for w, add in zip(words, adds)]
+        src, lead_at = sig.values, bands * rows
+    words = _u32s(len(src) // 4).unpack(src)
+    if rows == 1:  # the default: a band is one value
+        full = words[:bands]
+    else:
+        full = tuple(int.from_bytes(src[4 * rows * b : 4 * rows * (b + 1)], "big") for b in range(bands))
+    return (*full, *words[lead_at : lead_at + lead_bands])
+
+
+def entry_hashes(keys: tuple[int, ...], url_fp: bytes) -> bytes:
+    """The index entries of an article, 4 bytes each (big-endian): one per LSH key, then one
+    for the URL fingerprint when there is one. The first 2 bytes of an entry are its slot
+    fingerprint, the whole its bucket. Computed here rather than in the script: every worker's
+    script runs on the one Redis thread."""
+    p = _HASH_PRIME
+    n = len(keys)
+    adds = _addends(n)
+    out = [(w % p * 1000003 + add) % p for w, add in zip(keys, adds)]
     if url_fp:
-        out.append((int.from_bytes(url_fp[:4], "big") % p * 1000003 + adds[bands]) % p)
+        out.append((int.from_bytes(url_fp[:4], "big") % p * 1000003 + adds[n]) % p)
     return _u32s(len(out)).pack(*out)
 
 
 @functools.cache
-def _addends(bands: int) -> tuple[int, ...]:
-    """What entry b adds to its hash (b is the band; the URL's entry is number ``bands``)."""
-    return tuple(b * 40503 + 7 for b in range(bands + 1))
+def _addends(n: int) -> tuple[int, ...]:
+    """What entry e adds to its hash (e is the key's place; the URL's entry is number ``n``)."""
+    return tuple(b * 40503 + 7 for b in range(n + 1))
 
 
 @functools.cache
 def _u32s(n: int) -> struct.Struct:
     return struct.Struct(f">{n}I")
+
+
+def thresholds(settings: DedupSettings) -> Thresholds:
+    """The reference rule's thresholds (decision.py) for these settings, as the script has them."""
+    return Thresholds(jaccard=float(settings.jaccard_threshold), containment=float(settings.containment_threshold),
+                      min_length_ratio=float(settings.min_length_ratio))
 
 
 def _script_text(settings: DedupSettings, digest: str, scheme_json: str) -> str:
@@ -159,10 +175,15 @@ def _script_text(settings: DedupSettings, digest: str, scheme_json: str) -> str:
     return header + _SCRIPT
 
 
+def entries_per_article(settings: DedupSettings) -> int:
+    """Slots an article takes: one per LSH key and one for its canonical URL."""
+    return settings.bands + settings.lead_bands + 1
+
+
 def table_slots(settings: DedupSettings) -> int:
     """Slots of a new slice's first table: its expected entries (bands + URL per article) at
     ``TABLE_LOAD``, in whole 8-slot buckets."""
-    entries = settings.expected_articles / settings.slices * (settings.bands + 1)
+    entries = settings.expected_articles / settings.slices * entries_per_article(settings)
     buckets = max(1, math.ceil(entries / TABLE_LOAD / _BUCKET_SLOTS))
     return buckets * _BUCKET_SLOTS
 
@@ -174,6 +195,7 @@ def index_scheme(settings: DedupSettings) -> dict[str, str]:
         **scheme(settings.num_perm, settings.shingle_size),
         "bands": str(settings.bands),
         "rows": str(settings.rows),
+        "lead_bands": str(settings.lead_bands),
         "window_seconds": str(settings.window_seconds),
         "slices": str(settings.slices),
         "record_layout": f"{RECORD_LAYOUT}/{MAX_ID_BYTES}/{RECORDS_PER_CHUNK}/{_BUCKET_SLOTS}",
@@ -184,8 +206,10 @@ class DedupIndex:
     """Check-and-insert against the shared index. Built once per process."""
 
     def __init__(self, client: redis.Redis, keys: Keys, settings: DedupSettings) -> None:
-        if settings.bands * settings.rows > settings.num_perm:
-            raise ValueError("bands x rows must not exceed num_perm")
+        if settings.bands * settings.rows + settings.lead_bands > settings.num_perm // 2:
+            raise ValueError("bands x rows + lead_bands must not exceed num_perm / 2")
+        if settings.lead_bands > LEAD_PERM:
+            raise ValueError(f"lead_bands must not exceed {LEAD_PERM} (the lead signature's values)")
         self._client = client
         self._keys = keys
         self._settings = settings
@@ -196,13 +220,11 @@ class DedupIndex:
         # runs every worker's scripts one at a time, so parsing 15 arguments a call adds up)
         self._script = client.register_script(_script_text(settings, self._digest, self._scheme_json))
         self._base = keys.dedup_base.encode()
-        self._spin_ns = settings.spin_microseconds * 1000
-        # one connection per thread (a threads pool shares this index) and per process, taken
-        # from the client's pool and given back when the index is dropped (a process that
-        # builds many indexes, such as bench/semeval.py, would otherwise exhaust the pool)
-        self._local = threading.local()
-        self._held: list[redis.Connection] = []
-        weakref.finalize(self, _give_back, client.connection_pool, self._held)
+        self._fast = FastScript(client, self._script, keys.dedup_meta, settings.spin_microseconds)
+
+    def close(self) -> None:
+        """Give this index's connections back to the client's pool."""
+        self._fast.close()
 
     def ensure_scheme(self) -> None:
         """Fail early when the index under this prefix was built with another scheme (the
@@ -228,7 +250,7 @@ class DedupIndex:
     ) -> DedupDecision:
         """Decide whether the article is a copy of an indexed one and, if not, index it.
         ``now_ms`` overrides the server clock (benchmarks replaying a month of arrivals)."""
-        status, canon, method, sim = self._run_script(self.script_args(doc_id, text_hash, sig, canonical_url, now_ms))
+        status, canon, method, sim = self._fast(self.script_args(doc_id, text_hash, sig, canonical_url, now_ms))
         if status == b"incompatible":
             self._raise_incompatible(self._client.hget(self._keys.dedup_meta, "scheme").decode())
         return DedupDecision(
@@ -246,69 +268,6 @@ class DedupIndex:
         return (
             doc_id.encode(), pack_record(doc_id, text_hash, sig, url_fp), url_fp,
             b"" if now_ms is None else str(now_ms).encode(),
-            entry_hashes(sig.values, url_fp, self._settings.bands, self._settings.rows), self._base,
+            entry_hashes(band_keys(sig, self._settings.bands, self._settings.rows, self._settings.lead_bands), url_fp),
+            self._base,
         )
-
-    def _run_script(self, args: tuple[bytes, ...]) -> list[bytes]:
-        """One EVALSHA of the script on this thread's own connection.
-
-        Why not ``self._script(...)``: redis-py's command path (pool checkout and release,
-        encoding every argument, the retry wrapper) costs 30-50 µs a call on this kind of
-        machine, a fifth of a check; here the arguments are packed by hiredis and each thread
-        keeps a connection of its own (shared, two threads would read each other's replies).
-        Any connection error or a flushed script falls back to the ordinary path, which
-        reloads the script and reconnects and retries as the client is configured. Running the
-        script a second time is safe: an input that was inserted finds its own record and is
-        "new" again.
-        """
-        pid, conn = getattr(self._local, "conn", (0, None))
-        if conn is None or pid != os.getpid():  # none yet in this thread, or the parent's
-            conn = self._client.connection_pool.get_connection()
-            self._held.append(conn)
-            self._local.conn = (os.getpid(), conn)
-        try:
-            # hiredis packs for redis-py too; called directly it skips re-checking the arguments
-            command = (b"EVALSHA", self._script.sha, b"1", self._keys.dedup_meta, *args)
-            conn.send_packed_command([hiredis.pack_command(command)], check_health=False)
-            if self._spin_ns:
-                self._spin_until_readable(conn)
-            return conn.read_response()
-        except redis.exceptions.NoScriptError:
-            pass
-        except (redis.ConnectionError, redis.TimeoutError, OSError):
-            conn.disconnect()
-        return self._script(keys=[self._keys.dedup_meta], args=args)
-
-    def _spin_until_readable(self, conn: redis.Connection) -> None:
-        """Poll the connection's socket without blocking, yielding the CPU between polls, until
-        the reply is there or ``spin_microseconds`` have passed (then read_response blocks as
-        usual).
-
-        Why: on a virtual machine a thread that blocks lets its vCPU halt, and waking it is a
-        trip through the hypervisor: a blocking round trip to a local Redis measured 73-91 µs
-        here, polling 30-45 µs (``bench/dedup.py`` prints checks/s both ways). That is what
-        the guest's halt-polling would do for every process (``cpuidle_haltpoll``, off on
-        this machine: ``haltpoll.guest_halt_poll_ns=0``); the script's reply comes in
-        well under the budget, so the CPU spent is bounded by it, and sched_yield lets any
-        runnable process (Redis itself, on a small machine) go first. No redis-py call polls a
-        socket without reading it, so this uses the connection's socket (``_sock``).
-        """
-        sock = conn._sock
-        fd = sock.fileno() if sock is not None else -1
-        if fd < 0:  # not connected: read_response reports it
-            return
-        held = getattr(self._local, "poll", None)
-        if held is None or held[0] != fd:  # first call, or the connection was made again
-            poller = select.poll()
-            poller.register(fd, select.POLLIN)
-            held = self._local.poll = (fd, poller)
-        poller = held[1]
-        end = time.perf_counter_ns() + self._spin_ns
-        while not poller.poll(0) and time.perf_counter_ns() < end:
-            os.sched_yield()
-
-
-def _give_back(pool: redis.ConnectionPool, held: list[redis.Connection]) -> None:
-    """Return a dropped index's connections to the pool they came from."""
-    for conn in held:
-        pool.release(conn)

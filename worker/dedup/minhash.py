@@ -1,17 +1,28 @@
-"""Text normalisation, word shingles and MinHash signatures (pure functions).
+"""Text normalisation, shingles by script and MinHash signatures (pure functions).
+
+Shingles are n-grams of the units of worker/words.py: words in scripts written with spaces
+(``shingle_size`` words, 5 by default), characters in scripts written without them (CJK, Thai,
+...: ``UNSPACED_SHINGLE`` characters), decided at each shingle's first unit; the odd Latin name
+in a Japanese text is one unit, as its readers count it. Splitting on spaces gave a Japanese
+article a handful of "words", so two different CJK articles could share most of their shingles
+and a copy none.
 
 Signatures come from datasketch's MinHash (SHA-1-derived 32-bit hashes, universal-hash
-permutations drawn from a fixed seed). Only the low 16 bits of each value are kept
-(b-bit MinHash): two unequal values then collide with probability 1/65,536, a negligible bias,
-and a 128-value signature fits in 256 bytes of Redis.
+permutations drawn from a fixed seed). Only the low 16 bits of each value are stored (b-bit
+MinHash): two unequal values then collide with probability 1/65,536, a negligible bias, and a
+128-value signature fits in 256 bytes of Redis. The LSH keys are whole 32-bit values, which are
+not stored: one value a band finds a pair with probability J instead of J^2 for two 16-bit
+values, and 32 bits keep unrelated articles apart as well as two 16-bit values did. Beside
+them, a few keys of a second, small MinHash over the body's first ``LEAD_SHINGLES`` shingles
+(the lead): a wire copy cut to half keeps its lead, so those keys find it whatever its length.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 import struct
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.metadata import version
@@ -19,28 +30,36 @@ from importlib.metadata import version
 import numpy as np
 from datasketch import MinHash
 
-#: bump when anything below changes the signature of a given text
-SCHEME_VERSION = 1
+from worker.words import _UNSPACED_CHAR, units
+
+#: bump when anything below changes the signature of a given text (2: units of words.py,
+#: character n-grams for unspaced scripts, 32-bit keys, the lead signature)
+SCHEME_VERSION = 2
 _SEED = 1
 _BITS = 16
 #: datasketch's permutation scheme; stored with the index so an upgrade cannot mix schemes
 _SCHEME = "affine32"
+#: characters per shingle in unspaced scripts. A Chinese word is 1.5-2 characters on average,
+#: so 4 characters span about as much text as a few words do (chosen with bench/dedup.py --recall)
+UNSPACED_SHINGLE = 4
+#: shingles of the lead, and MinHash values taken over them (the lead keys)
+LEAD_SHINGLES = 40
+LEAD_PERM = 8
+_LEAD_SEED = 2
 
 _QUOTES = str.maketrans({
     "‘": "'", "’": "'", "‚": "'", "‛": "'", "′": "'", "`": "'", "´": "'",
     "“": '"', "”": '"', "„": '"', "‟": '"', "″": '"', "«": '"', "»": '"',
     "–": "-", "—": "-", "‒": "-", "―": "-", "−": "-", "…": "...",
 })
-_NON_WORD = re.compile(r"[^\w\s]+")
-_SPACE = re.compile(r"\s+")
 
 
 def normalise(text: str) -> str:
-    """Lower-case, NFKC, straight quotes, punctuation dropped, whitespace folded: two copies
-    that differ only in typography normalise to the same string."""
-    text = unicodedata.normalize("NFKC", text).translate(_QUOTES).lower()
-    text = _NON_WORD.sub(" ", text.replace("'", ""))
-    return _SPACE.sub(" ", text).strip()
+    """NFKC, lower case, straight quotes, apostrophes dropped, then the units of words.py
+    joined by single spaces (punctuation and white space go): two copies that differ only in
+    typography normalise to the same string."""
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES).lower().replace("'", "")
+    return " ".join(units(text))
 
 
 def text_hash(normalised: str) -> str:
@@ -48,41 +67,73 @@ def text_hash(normalised: str) -> str:
     return hashlib.blake2b(normalised.encode("utf-8"), digest_size=12).hexdigest()
 
 
-def shingles(normalised: str, size: int) -> set[bytes]:
-    """Word n-grams of a normalised text (a text shorter than ``size`` words is one shingle)."""
+def shingles(normalised: str, size: int) -> dict[bytes, None]:
+    """n-grams of a normalised text's units, in the order of their first occurrence (a dict
+    used as an ordered set: the lead signature takes the first ones). A shingle starting at a
+    word of a spaced script is ``size`` units long, one starting at a character of an unspaced
+    script ``UNSPACED_SHINGLE`` long. Decided shingle by shingle rather than once per text, so
+    that a truncated copy (or a dateline in another script) cannot switch the whole text to the
+    other scheme. A text shorter than one shingle is one shingle."""
     words = normalised.split()
-    if len(words) <= size:
-        return {" ".join(words).encode("utf-8")}
-    return {" ".join(words[i : i + size]).encode("utf-8") for i in range(len(words) - size + 1)}
+    count = len(words)
+    if count <= size:
+        return {" ".join(words).encode("utf-8"): None}
+    out: dict[bytes, None] = {}
+    for i, w in enumerate(words):
+        n = UNSPACED_SHINGLE if _is_unspaced_unit(w) else size
+        if i + n > count:
+            if i + min(n, size, UNSPACED_SHINGLE) > count:
+                break
+            continue
+        out[" ".join(words[i : i + n]).encode("utf-8")] = None
+    return out
 
 
-@lru_cache(maxsize=4)
-def _template(num_perm: int) -> MinHash:
+def _is_unspaced_unit(unit: str) -> bool:
+    # every script below U+0E00 (Latin, Greek, Cyrillic, Hebrew, Arabic, the Indic scripts) is
+    # spaced; above it, words.py's own test
+    return ord(unit[0]) >= 0x0E00 and _UNSPACED_CHAR.match(unit) is not None
+
+
+@lru_cache(maxsize=8)
+def _template(num_perm: int, seed: int = _SEED) -> MinHash:
     """A MinHash whose permutations are drawn once per process (drawing them costs ~1 ms)."""
-    return MinHash(num_perm=num_perm, seed=_SEED, scheme=_SCHEME)
+    return MinHash(num_perm=num_perm, seed=seed, scheme=_SCHEME)
+
+
+def _minhash(items: list[bytes], num_perm: int, seed: int) -> np.ndarray:
+    template = _template(num_perm, seed)
+    m = MinHash(num_perm=num_perm, seed=seed, permutations=template.permutations, scheme=_SCHEME)
+    m.update_batch(items)
+    return m.hashvalues
 
 
 @dataclass(frozen=True)
 class Signature:
-    values: bytes  # num_perm big-endian uint16
+    values: bytes  # num_perm big-endian uint16: what is stored and compared
     size: int  # number of distinct shingles
+    #: LSH keys, big-endian uint32: the full signature's 32-bit values, then LEAD_PERM values
+    #: of the lead's MinHash. Not stored. Empty for synthetic signatures (tests, benchmarks):
+    #: the index then takes each key from two of ``values`` (see index.band_keys).
+    keys: bytes = b""
 
     def packed(self) -> bytes:
         """Stored form: 4-byte shingle count, then the values."""
         return struct.pack(">I", self.size) + self.values
 
 
-def signature(shingle_set: set[bytes], num_perm: int) -> Signature:
-    template = _template(num_perm)
-    m = MinHash(num_perm=num_perm, seed=_SEED, permutations=template.permutations, scheme=_SCHEME)
-    m.update_batch(list(shingle_set))
-    low = (m.hashvalues & ((1 << _BITS) - 1)).astype(">u2")
-    return Signature(values=low.tobytes(), size=len(shingle_set))
+def signature(shingle_set: Iterable[bytes], num_perm: int) -> Signature:
+    items = list(shingle_set)
+    full = _minhash(items, num_perm, _SEED)
+    lead = _minhash(items[:LEAD_SHINGLES], LEAD_PERM, _LEAD_SEED)
+    low = (full & ((1 << _BITS) - 1)).astype(">u2")
+    keys = np.concatenate((full, lead)).astype(">u4")
+    return Signature(values=low.tobytes(), size=len(items), keys=keys.tobytes())
 
 
 def estimate(a: Signature, b: Signature) -> tuple[float, float]:
-    """(Jaccard resemblance, containment of the smaller set in the larger), estimated.
-    The same arithmetic runs inside the Redis script; this copy serves tests and benchmarks."""
+    """(Jaccard resemblance, containment of the smaller set in the larger), estimated the way
+    the script does (worker/dedup/decision.py holds the rule that uses them)."""
     va = np.frombuffer(a.values, dtype=">u2")
     vb = np.frombuffer(b.values, dtype=">u2")
     jaccard = float(np.mean(va == vb))
@@ -100,6 +151,9 @@ def scheme(num_perm: int, shingle_size: int) -> dict[str, str]:
         "num_perm": str(num_perm),
         "bits": str(_BITS),
         "shingle_words": str(shingle_size),
+        "shingle_unspaced_chars": str(UNSPACED_SHINGLE),
+        "units": "worker.words",
+        "lead": f"{LEAD_SHINGLES}x{LEAD_PERM}-seed{_LEAD_SEED}",
         "scheme_version": str(SCHEME_VERSION),
     }
 

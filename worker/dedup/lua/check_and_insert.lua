@@ -27,15 +27,18 @@
 --                     gets more articles than its part of the ring was sized for
 --   B:n:r:<c>         string: fixed-size article records; article id a is record
 --                     (a-1) % per_chunk of chunk (a-1) // per_chunk
--- Each LSH band of an article and its canonical URL are one slot each. Every key of slice n
+-- Each LSH key of an article and its canonical URL are one slot each. Every key of slice n
 -- expires at the same instant, (n+1) * slice_ms + window_ms, so a whole slice vanishes at
 -- once and no key outlives the records its ids point to; the ring (and meta) expire with the
 -- newest slice.
 --
 -- ARGV: 1 doc id, 2 record (4-byte shingle count, 8-byte text hash, 8-byte URL fingerprint,
 --   num_perm x 2-byte values, 1-byte id length, id padded), 3 URL fingerprint or '',
---   4 now in ms or '' (server TIME), 5 entry hashes (4 bytes each, big-endian: one per band,
---   then the URL's; the first 2 bytes of each are its slot fingerprint), 6 key base.
+--   4 now in ms or '' (server TIME), 5 entry hashes (4 bytes each, big-endian: one per LSH key,
+--   the full signature's bands then the lead's keys, then the URL's; the first 2 bytes of each
+--   are its slot fingerprint), 6 key base. The script does not tell the keys apart: each is one
+--   slot, and every candidate is verified against its record (worker/dedup/decision.py is the
+--   rule, in Python, that the verification below implements).
 -- Returns {status, canonical_id, method, similarity}; status 'new', 'dup' or 'incompatible'.
 
 local doc_id, rec, url_fp, hashes, base = ARGV[1], ARGV[2], ARGV[3], ARGV[5], ARGV[6]
