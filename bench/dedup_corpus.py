@@ -52,7 +52,7 @@ def _extract(html: bytes) -> str:
 def _raw() -> list[tuple[str, str, str, str]]:
     out: list[tuple[str, str, str, str]] = []
     tra = _data("trafilatura-eval", "evaldata.json")
-    for url, entry in sorted(json.loads((tra / "evaldata.json").read_text()).items()):
+    for _url, entry in sorted(json.loads((tra / "evaldata.json").read_text()).items()):
         path = tra / "html" / (entry["file"] + ".gz")
         if path.exists():
             out.append((f"tra:{entry['file']}", "trafilatura-eval", "", _extract(gzip.decompress(path.read_bytes()))))
