@@ -12,7 +12,7 @@ def _vec(title, text):
 
 def test_common_words_weigh_less_than_rare_names():
     v = _vec("Talks", "The negotiators said that Zelensky and Putin met in Istanbul, the officials said.")
-    assert v["zelenski"] > v["said"]
+    assert v["zelenski"] > v.get("said", 0.0)  # "said" is a stop word now
     assert "the" not in v or v["the"] < v["istanbul"]
 
 

@@ -26,11 +26,18 @@ from itertools import repeat
 from operator import itemgetter, mul
 from typing import NamedTuple
 
+import regex
 import Stemmer
-from wordfreq import word_frequency
+from wordfreq import top_n_list, word_frequency
 
-_TOKEN = re.compile(r"[^\W\d_][\w'’.-]*[^\W_]|[^\W\d_]", re.UNICODE)
-_TOKEN_SPLIT = re.compile(f"({_TOKEN.pattern})", re.UNICODE)
+from worker.words import is_unspaced, is_unspaced_unit, units
+
+#: a word of a spaced script: a letter first, then letters, digits, combining marks and inner
+#: ' . -, ending on a letter, digit or mark. The ``regex`` module, not ``re``: ``\w`` has no
+#: combining marks, so stdlib patterns split Devanagari or Thai words at every vowel sign
+_LETTER = r"\p{L}\p{M}*"
+_TOKEN = regex.compile(rf"{_LETTER}(?:[\p{{L}}\p{{N}}\p{{M}}'’.-]*[\p{{L}}\p{{N}}\p{{M}}])?", regex.V1)
+_TOKEN_SPLIT = regex.compile(f"({_TOKEN.pattern})", regex.V1)
 #: characters after a word that make the next word open a sentence (or a line)
 _SENTENCE_END = frozenset(".!?:\n\"“")
 #: pseudo-documents the wordfreq prior counts for; the online counts take over past this many.
@@ -74,6 +81,21 @@ _STEMMERS = {
     "tr": "turkish",
 }
 
+#: languages that capitalise every noun (German): there a capitalised word mid-sentence is a
+#: name only when it is rare in general text, as a sentence opener is elsewhere
+_NOUN_CAPITALS = frozenset({"de", "lb"})
+#: a word this rare (wordfreq, in the article's language) counts as a name in scripts without
+#: capital letters (Arabic, Hebrew, Devanagari, ...): names are what general text seldom says
+_CASELESS_NAME_FREQ = 1e-5
+#: in a language that capitalises nouns, a lone capitalised word rarer than this is a name
+#: ("Scholz" 9e-6, "Lindner" 8e-6; "Haushalt" 2e-5, "Regierung" 2e-4); runs of two or more
+#: capitalised words ("Olaf Scholz") are names whatever their frequency
+_NOUN_NAME_FREQ = 1e-5
+#: stop words: each language's most frequent words in wordfreq ("der", "في", "的"), dropped
+#: from the terms. Their IDF is near zero anyway; dropped, they cost no document-frequency
+#: count in Redis and do not pad the vector of a short text
+_STOP_WORDS = 100
+
 Vector = dict[str, float]
 #: sort key of a (feature, weight) pair
 _WEIGHT = itemgetter(1)
@@ -100,6 +122,29 @@ def prior_df(term: str, language: str) -> float:
     """Expected fraction of documents containing ``term`` (a word or a phrase), from wordfreq."""
     f = _freq(term, language)
     return 1.0 - (1.0 - f) ** _TOKENS_PER_DOC if f else 0.0
+
+
+@lru_cache(maxsize=64)
+def stop_words(language: str) -> frozenset[str]:
+    """The language's ``_STOP_WORDS`` most frequent words, none for a language wordfreq lacks."""
+    if language not in _FREQ_LANGUAGES and language not in {"ja", "zh", "ko"}:
+        return frozenset()
+    try:
+        return frozenset(top_n_list(language, _STOP_WORDS))
+    except (LookupError, ValueError):  # wordfreq without its optional tokenizer for a language
+        return frozenset()
+
+
+def is_caseless(text: str) -> bool:
+    """Whether the text's letters are mostly of scripts without capital letters (Arabic, Hebrew,
+    Devanagari, Thai, Han, ...), where capitalisation cannot find names."""
+    sample = text[:2000]
+    letters = cased = 0
+    for ch in sample:
+        if ch.isalpha():
+            letters += 1
+            cased += ch.isupper() or ch.islower()
+    return letters > 0 and cased < letters / 2
 
 
 @lru_cache(maxsize=64)
@@ -179,6 +224,7 @@ def entities(toks: list[Token], language: str) -> list[tuple[str, str]]:
     """
     out: list[tuple[str, str]] = []  # (lower-cased key, as written)
     run: list[Token] = []
+    noun_caps = language in _NOUN_CAPITALS
 
     def flush() -> None:
         if not run:
@@ -192,6 +238,8 @@ def entities(toks: list[Token], language: str) -> list[tuple[str, str]]:
                 del run[:2]  # "Secretary of State Marco Rubio"
         while run and run[0].lower in _NAME_JOINERS:
             del run[0]
+        if noun_caps and len(run) == 1 and _freq(run[0].lower, language) > _NOUN_NAME_FREQ:
+            run.clear()  # "Regierung", "Krieg": one capitalised common word is a German noun
         if run:
             words = run[:_MAX_ENTITY_WORDS]
             out.append((" ".join(t.lower for t in words), " ".join(t.word for t in words)))
@@ -205,7 +253,7 @@ def entities(toks: list[Token], language: str) -> list[tuple[str, str]]:
         if t.capitalised and len(t.word) > 1 and t.lower not in _NOT_NAMES:
             if t.sentence_start:
                 flush()
-                if t.lower not in mid_caps and _freq(t.lower, language) > _RARE_WORD_FREQ:
+                if (noun_caps or t.lower not in mid_caps) and _freq(t.lower, language) > _RARE_WORD_FREQ:
                     continue  # "The", "After", "Recognizing": an ordinary word opening the sentence
             run.append(t)
         elif run and t.lower in _NAME_JOINERS:
@@ -240,13 +288,18 @@ def lead(text: str, words: int = LEAD_WORDS) -> str:
 def features(title: str | None, text: str, language: str | None) -> Features:
     """Terms (stems) and entities of an article's title and body."""
     language = language or "en"
+    if is_unspaced(f"{title or ''}\n{text}"):
+        return _unspaced_features(title, text, language)
     counts: Counter[str] = Counter()
     surface: dict[str, str] = {}
     title_toks, body_toks = tokens(title or ""), tokens(text)
     display: dict[str, str] = {}
     ents: Counter[str] = Counter()
+    stops = stop_words(language)
+    if is_caseless(text or title or ""):
+        return _caseless_features(title_toks, body_toks, language, stops)
     for weight, toks in ((_TITLE_BOOST, title_toks), (1.0, body_toks)):
-        words = [t.lower for t in toks if len(t.lower) >= 2]
+        words = [t.lower for t in toks if len(t.lower) >= 2 and t.lower not in stops]
         for word, s in zip(words, stems(words, language)):
             counts[s] += weight
             # the commonest surface form gives the most cautious (largest) prior
@@ -272,6 +325,66 @@ def features(title: str | None, text: str, language: str | None) -> Features:
             counts["e:" + e] += c * ENTITY_WEIGHT
             surface["e:" + e] = e
     return Features(counts, surface, display)
+
+
+def _caseless_features(title_toks: list[Token], body_toks: list[Token], language: str, stops: frozenset[str]) -> Features:
+    """Terms and names of a text in a script without capitals: names are runs of words rare in
+    the language's general text (``_CASELESS_NAME_FREQ``), since case cannot mark them."""
+    counts: Counter[str] = Counter()
+    surface: dict[str, str] = {}
+    display: dict[str, str] = {}
+    for weight, toks in ((_TITLE_BOOST, title_toks), (1.0, body_toks)):
+        words = [t.lower for t in toks if len(t.lower) >= 2 and t.lower not in stops]
+        for word, s in zip(words, stems(words, language)):
+            counts[s] += weight
+            if s not in surface or _freq(word, language) > _freq(surface[s], language):
+                surface[s] = display[s] = word
+        if ENTITY_WEIGHT > 0:
+            run: list[str] = []
+            for t in toks + [None]:  # type: ignore[list-item]
+                if t is not None and t.joined and len(t.lower) >= 3 and _freq(t.lower, language) < _CASELESS_NAME_FREQ:
+                    run.append(t.lower)
+                    continue
+                if t is not None and not t.joined and len(t.lower) >= 3 and _freq(t.lower, language) < _CASELESS_NAME_FREQ:
+                    if run:
+                        key = " ".join(run[:_MAX_ENTITY_WORDS])
+                        counts["e:" + key] += weight * ENTITY_WEIGHT
+                        surface["e:" + key] = display["e:" + key] = key
+                    run = [t.lower]
+                    continue
+                if run:
+                    key = " ".join(run[:_MAX_ENTITY_WORDS])
+                    counts["e:" + key] += weight * ENTITY_WEIGHT
+                    surface["e:" + key] = display["e:" + key] = key
+                run = []
+    return Features(counts, surface, display)
+
+
+def _unspaced_features(title: str | None, text: str, language: str) -> Features:
+    """Terms of a text in a script written without spaces (Chinese, Japanese, Thai): character
+    bigrams within each run of such characters, and the words of spaced runs (Latin names,
+    numbers). A bigram is the standard unit for CJK retrieval when no segmenter is at hand
+    (jieba or MeCab with their dictionaries: 50-100 MB). No stems and no names: bigrams of a
+    name are its features already."""
+    counts: Counter[str] = Counter()
+    surface: dict[str, str] = {}
+    stops = stop_words(language)
+    for weight, part in ((_TITLE_BOOST, title or ""), (1.0, text)):
+        prev = ""
+        for u in units(part):
+            if is_unspaced_unit(u):
+                if prev:
+                    gram = prev + u
+                    counts[gram] += weight
+                    surface.setdefault(gram, gram)
+                prev = u
+            else:
+                prev = ""
+                low = u.lower()
+                if len(low) >= 2 and not low.isdigit() and low not in stops:
+                    counts[low] += weight
+                    surface.setdefault(low, low)
+    return Features(counts, surface, dict(surface))
 
 
 def _ngrams(toks: list[Token]) -> Iterable[str]:
@@ -319,9 +432,12 @@ def cosine(a: Mapping[str, float], b: Mapping[str, float], norm_a: float | None 
     return dot / (norm_a * norm_b)
 
 
-def decay(age_hours: float, half_life_hours: float) -> float:
-    """Pull of a cluster last active ``age_hours`` ago: 1 now, 1/2 after one half-life."""
-    return 0.5 ** (max(0.0, age_hours) / half_life_hours)
+def decay(age_hours: float, half_life_hours: float, window_hours: float = 0.0) -> float:
+    """Pull of a cluster whose time is ``age_hours`` away: 1 within ``window_hours``, then
+    halving every ``half_life_hours``. The window is the span one event is reported over
+    (outlets cover an event for 0-4 days); a pure exponential from the first hour split such
+    events, and its fall beyond the window is what keeps two events of one kind apart."""
+    return 0.5 ** (max(0.0, age_hours - window_hours) / half_life_hours)
 
 
 @dataclass(frozen=True)
@@ -332,6 +448,10 @@ class Cluster:
     vector: Vector | Callable[[], Vector]
     size: int
     when: float  # the cluster's time for decay, unix seconds (see ``cluster_time``)
+    #: whether ``when`` comes from real dates; an undated cluster (its members carried their
+    #: ingestion time only) has no time to compare, so it is judged on text alone
+    dated: bool = True
+    version: int = 0  # the cluster's write count, for the optimistic commit (state.py)
 
     @cached_property
     def centroid(self) -> Vector:
@@ -361,23 +481,38 @@ _MAX_COSINE = 1.0 + 1e-9
 @dataclass(frozen=True)
 class Choice:
     cluster_id: str | None  # None: start a new cluster
-    score: float
+    score: float  # the chosen (or best) cluster's decayed similarity over its threshold: >= 1 joins
 
 
 def choose(
-    vec: Vector, candidates: Iterable[Cluster], now: float, threshold: float, half_life_hours: float
+    vec: Vector, candidates: Iterable[Cluster], now: float, threshold: float, half_life_hours: float,
+    window_hours: float = 0.0, dated: bool = True, undated_threshold: float | None = None,
 ) -> Choice:
-    """The best cluster for ``vec``, or none when no decayed similarity reaches ``threshold``."""
-    best = Choice(None, 0.0)
+    """The best cluster for ``vec``, or none when no decayed similarity reaches its threshold.
+
+    Between a dated article and a dated cluster, the similarity is decayed by their time apart
+    (``decay``) and compared with ``threshold``. When either has no date (a scrape replayed with
+    its ingestion time only), there is no time evidence: the plain cosine is compared with
+    ``undated_threshold``, a stricter bar chosen for that case, since text alone must then keep
+    apart the events of one kind that dates would have. Candidates are ranked by score over
+    their threshold, so both kinds compete fairly in a mixed feed."""
+    undated_threshold = threshold if undated_threshold is None else undated_threshold
+    best_id, best = None, 0.0
     vec_norm = norm(vec)
     for c in candidates:
-        pull = decay(abs(now - c.when) / 3600.0, half_life_hours)
-        if pull * _MAX_COSINE <= best.score:
+        if dated and c.dated:
+            pull = decay(abs(now - c.when) / 3600.0, half_life_hours, window_hours)
+            if pull <= 0.0:
+                continue  # months apart: underflows to no pull at all
+            bar = threshold / pull
+        else:
+            bar = undated_threshold
+        if _MAX_COSINE / bar <= best:
             continue  # cannot score above the best so far, whatever its cosine: skip computing it
-        score = cosine(vec, c.centroid, vec_norm) * pull
-        if score > best.score:
-            best = Choice(c.cluster_id, score)
-    return best if best.score >= threshold else Choice(None, best.score)
+        score = cosine(vec, c.centroid, vec_norm) / bar
+        if score > best:
+            best_id, best = c.cluster_id, score
+    return Choice(best_id, best) if best >= 1.0 else Choice(None, best)
 
 
 def merge(centroid: Vector, size: int, vec: Vector, top_k: int) -> Vector:

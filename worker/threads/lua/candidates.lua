@@ -1,21 +1,36 @@
--- Candidate clusters of one level: the ids in the inverted-index sets KEYS, set by set, each
--- set's most recently active first, without repeats, at most ARGV[2] of them.
--- ARGV: ids read per set, most ids returned.
--- One command instead of one per set, and only the ids the caller reads come back.
-local per_set, most = tonumber(ARGV[1]), tonumber(ARGV[2])
-local seen, out = {}, {}
-if most <= 0 then
-  return out
-end
-for i = 1, #KEYS do
-  for _, cid in ipairs(redis.call('ZREVRANGE', KEYS[i], 0, per_set - 1)) do
-    if not seen[cid] then
-      seen[cid] = true
-      out[#out + 1] = cid
-      if #out == most then
-        return out
+-- Round trip 2 of an assignment: each level's candidate clusters with what the decision reads,
+-- and the versions the optimistic commit (commit.lua) will check.
+-- KEYS: the story level's inverted-index sets (ARGV[3] of them), then the thread level's; then
+-- the two levels' term-version hashes (story, thread).
+-- ARGV: [1] ids read per set, [2] most clusters per level, [3] story sets, [4] key prefix of a
+-- cluster hash ("<prefix>:th:"). A term version is kept per index set, under the set's name.
+-- Cluster hashes are read by names built here, not passed as KEYS: which clusters to read is
+-- known only once the sets are read, and one script saves a round trip. Storyline runs on one
+-- Redis (no Redis Cluster), where that is allowed.
+-- Returns, per level: {ids, rows {centroid, size, when, v, dated}, term versions}.
+local per_set, most, n_story, base = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local n_sets = #KEYS - 2
+local function level(first, last, name, tv_key)
+  local seen, ids, rows = {}, {}, {}
+  for i = first, last do
+    if #ids >= most then break end
+    for _, cid in ipairs(redis.call('ZREVRANGE', KEYS[i], 0, per_set - 1)) do
+      if not seen[cid] then
+        seen[cid] = true
+        ids[#ids + 1] = cid
+        rows[#rows + 1] = redis.call('HMGET', base .. name .. ':' .. cid, 'centroid', 'size', 'when', 'v', 'dated')
+        if #ids == most then break end
       end
     end
   end
+  local terms = {}
+  for i = first, last do
+    terms[#terms + 1] = KEYS[i]
+  end
+  local versions = {}
+  if #terms > 0 then
+    versions = redis.call('HMGET', tv_key, unpack(terms))
+  end
+  return {ids, rows, versions}
 end
-return out
+return {level(1, n_story, 'story', KEYS[n_sets + 1]), level(n_story + 1, n_sets, 'thread', KEYS[n_sets + 2])}
