@@ -79,6 +79,12 @@ class ThreadSettings(BaseModel):
     #: has no date (only its ingestion time: a replay of scrapes), so text alone must separate
     #: the events of one kind that dates would have (see README, "Stories and threads")
     story_undated_threshold: float = 0.30
+    #: without dates, how many times higher the bar is when the article dates its event by
+    #: another weekday than the story ("on Monday" against "on Wednesday"); 1: weekdays unused
+    undated_weekday_mismatch: float = 1.0
+    #: with a date, move an article's time to the weekday it dates its event by ("on Wednesday"
+    #: in a Friday report: two days earlier), so reports a few days late join the event
+    weekday_dates: bool = False
     #: cosine similarity to a thread centroid needed to join that thread
     thread_threshold: float = 0.12
     #: the same without dates

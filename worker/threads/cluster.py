@@ -273,6 +273,51 @@ class Features:
     display: dict[str, str]  # feature -> how to show it (a word, or a name as written)
 
 
+#: weekday names (Monday = 0) in the languages of the benchmarks and a few more: news dates an
+#: event by its weekday ("on Wednesday"), relative to the report's own date. Hand-written: no
+#: well-kept package maps weekday names of many languages to numbers without a locale install
+_WEEKDAYS = {
+    name: day
+    for names in (
+        "monday tuesday wednesday thursday friday saturday sunday",  # en
+        "montag dienstag mittwoch donnerstag freitag samstag sonntag",  # de
+        "lunes martes miércoles jueves viernes sábado domingo",  # es
+        "lundi mardi mercredi jeudi vendredi samedi dimanche",  # fr
+        "lunedì martedì mercoledì giovedì venerdì sabato domenica",  # it
+        "maandag dinsdag woensdag donderdag vrijdag zaterdag zondag",  # nl
+        "poniedziałek wtorek środa czwartek piątek sobota niedziela",  # pl
+        "pazartesi salı çarşamba perşembe cuma cumartesi pazar",  # tr
+    )
+    for day, name in enumerate(names.split())
+}
+_WEEKDAYS["sonnabend"] = 5
+
+
+def event_weekday(title: str | None, text: str) -> int | None:
+    """The weekday an article dates its event by (Monday = 0): the one its title and lead name
+    most often, the first named on a tie; None when it names none."""
+    counts: Counter[int] = Counter()
+    first: dict[int, int] = {}
+    for i, u in enumerate(units(f"{title or ''}\n{text}")):
+        day = _WEEKDAYS.get(u.lower())
+        if day is not None:
+            counts[day] += 1
+            first.setdefault(day, i)
+    if not counts:
+        return None
+    return max(counts, key=lambda d: (counts[d], -first[d]))
+
+
+def event_time(when: float, weekday: int | None) -> float:
+    """The event's time from a dated report of it: the last ``weekday`` on or before the
+    report's (UTC) day, as "on Wednesday" in a Friday report means two days earlier."""
+    if weekday is None:
+        return when
+    day = int(when // 86400)
+    report_weekday = (day + 3) % 7  # 1970-01-01 was a Thursday
+    return when - ((report_weekday - weekday) % 7) * 86400.0
+
+
 def lead(text: str, words: int = LEAD_WORDS) -> str:
     """The first ``words`` words of a body, cut at a paragraph or sentence end when one is near."""
     if len(text) < words * 5:  # short bodies (under ~words words) need no cut; avoids a split
@@ -452,6 +497,7 @@ class Cluster:
     #: ingestion time only) has no time to compare, so it is judged on text alone
     dated: bool = True
     version: int = 0  # the cluster's write count, for the optimistic commit (state.py)
+    weekday: int | None = None  # the weekday its first member dated its event by
 
     @cached_property
     def centroid(self) -> Vector:
@@ -487,6 +533,7 @@ class Choice:
 def choose(
     vec: Vector, candidates: Iterable[Cluster], now: float, threshold: float, half_life_hours: float,
     window_hours: float = 0.0, dated: bool = True, undated_threshold: float | None = None,
+    weekday: int | None = None, weekday_mismatch: float = 1.0,
 ) -> Choice:
     """The best cluster for ``vec``, or none when no decayed similarity reaches its threshold.
 
@@ -495,7 +542,9 @@ def choose(
     its ingestion time only), there is no time evidence: the plain cosine is compared with
     ``undated_threshold``, a stricter bar chosen for that case, since text alone must then keep
     apart the events of one kind that dates would have. Candidates are ranked by score over
-    their threshold, so both kinds compete fairly in a mixed feed."""
+    their threshold, so both kinds compete fairly in a mixed feed. Undated, the weekday the
+    article dates its event by (``event_weekday``) is the time evidence left: when it differs
+    from the cluster's, the bar is ``weekday_mismatch`` times higher."""
     undated_threshold = threshold if undated_threshold is None else undated_threshold
     best_id, best = None, 0.0
     vec_norm = norm(vec)
@@ -507,6 +556,8 @@ def choose(
             bar = threshold / pull
         else:
             bar = undated_threshold
+            if weekday is not None and c.weekday is not None and weekday != c.weekday:
+                bar *= weekday_mismatch  # "on Monday" and "on Wednesday": two events, likely
         if _MAX_COSINE / bar <= best:
             continue  # cannot score above the best so far, whatever its cosine: skip computing it
         score = cosine(vec, c.centroid, vec_norm) / bar

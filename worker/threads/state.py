@@ -41,7 +41,7 @@ from worker.settings import ThreadSettings
 from worker.store.keys import Keys
 from worker.threads.cluster import (
     Choice, Cluster, Features, Vector, best_watched, choose, cluster_time, cosine, definition_vector,
-    features, key_terms, lead, merge, strongest, thread_label, vectorise,
+    event_time, event_weekday, features, key_terms, lead, merge, strongest, thread_label, vectorise,
 )
 from worker.threads.watched import WatchedThread, load_watched
 
@@ -120,10 +120,11 @@ def _clusters(ids: list[bytes], rows: list[list]) -> list[Cluster]:
     """Candidates from lua/candidates.lua's reply, those still stored (an id outlives its hash
     by up to a TTL in the index). Centroids are decoded only if choose() scores them."""
     out = []
-    for cid, (centroid, size, when, version, dated) in zip(ids, rows):
+    for cid, (centroid, size, when, version, dated, weekday) in zip(ids, rows):
         if centroid is not None:
             out.append(Cluster(
                 cid.decode(), partial(json.loads, centroid), int(size), float(when), dated != b"0", int(version or 0),
+                int(weekday) if weekday is not None else None,
             ))
     return out
 
@@ -186,7 +187,11 @@ class ThreadState:
         ``when`` is a real date of the article or only its ingestion time (then the decision
         rests on text alone, see cluster.choose). A second call for the same article returns
         the first answer."""
-        feats = features(title, lead(text), language)
+        body = lead(text)
+        feats = features(title, body, language)
+        weekday = event_weekday(title, body)
+        if dated and self._s.weekday_dates:
+            when = event_time(when, weekday)  # "on Wednesday" in a Friday report
         terms = list(feats.counts)
         replies = self._lookup(keys=[self._k.assignment(article_id), self._k.df, self._k.df_total], args=terms)
         done = self._recorded(replies[0])
@@ -196,7 +201,7 @@ class ThreadState:
         vec = vectorise(feats, dfs, float(replies[1] or 0), language, self._s.centroid_terms)
         headline = (title or "").strip() or "(untitled)"
         for _ in range(_MAX_ATTEMPTS):
-            outcome = self._attempt(article_id, vec, feats, headline, language, when, dated)
+            outcome = self._attempt(article_id, vec, feats, headline, language, when, dated, weekday)
             if outcome is not None:
                 return outcome
             self.conflicts += 1
@@ -205,7 +210,7 @@ class ThreadState:
 
     def _attempt(
         self, article_id: str, vec: Vector, feats: Features, headline: str, language: str | None,
-        when: float, dated: bool,
+        when: float, dated: bool, weekday: int | None,
     ) -> Assignment | None:
         """Read, decide, commit; None when the commit met a conflict."""
         s = self._s
@@ -218,7 +223,7 @@ class ThreadState:
         )
         story_choice = choose(
             vec, _clusters(story_ids, story_rows), when, s.story_threshold, s.story_half_life_hours,
-            s.story_window_hours, dated, s.story_undated_threshold,
+            s.story_window_hours, dated, s.story_undated_threshold, weekday, s.undated_weekday_mismatch,
         )
         thread_choice: Choice | None = None
         watched: Choice | None = None
@@ -252,6 +257,8 @@ class ThreadState:
         thread_id = thread_id or f"t_{uuid.uuid4().hex[:12]}"
         story_id = story_old.cluster_id if story_old else f"s_{uuid.uuid4().hex[:12]}"
         story = self._level("story", story_id, story_old, vec, feats, headline, when, dated, thread=thread_id)
+        if story_old is None and weekday is not None:
+            story.fields["wd"] = weekday
         thread = self._level("thread", thread_id, thread_old, vec, feats, headline, when, dated)
         if story_old is None:
             story.checks = list(zip(story_sets, [v or b"0" for v in story_tv]))
