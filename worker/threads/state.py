@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections import OrderedDict
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -46,7 +47,6 @@ from worker.threads.cluster import (
 from worker.threads.watched import WatchedThread, load_watched
 
 _LUA = resources.files("worker.threads").joinpath("lua")
-_LOOKUP_SCRIPT = _LUA.joinpath("lookup.lua").read_text()
 _CANDIDATES_SCRIPT = _LUA.joinpath("candidates.lua").read_text()
 _LOAD_SCRIPT = _LUA.joinpath("load.lua").read_text()
 _COMMIT_SCRIPT = _LUA.joinpath("commit.lua").read_text()
@@ -60,6 +60,17 @@ _INDEX_TERMS = 15
 #: clusters kept per feature in the inverted index (most recently active); older ones drop out,
 #: so a busy feature ("biden") costs the same lookup and memory after a year as after a week
 _INDEX_KEEP = 200
+#: how long a cluster's scores in the index sets it stays in go unrefreshed, in seconds of its
+#: own time: a set lists its clusters most recently active first, and an hour's drift in that
+#: order changes no lookup, while refreshing all 15 sets on every join was a third of Redis's
+#: time per assignment (30 ZADD + 30 EXPIRE + 30 ZREMRANGEBYRANK)
+_INDEX_REFRESH_SECONDS = 6 * 3600
+#: decimals kept of a stored weight: 4 change no cosine beyond the 4th decimal, and halve the
+#: bytes Redis copies for each candidate read
+_WEIGHT_DECIMALS = 4
+#: clusters whose centroid a process keeps decoded, by version: a candidate it wrote or read
+#: before and nobody changed since costs no centroid bytes from Redis
+_CACHE_CLUSTERS = 20_000
 #: how each level dates a cluster for decay (see cluster.cluster_time)
 _LEVEL_TIME = {"story": "mean", "thread": "last"}
 #: decisions tried before the task is retried: each conflict means another worker committed a
@@ -101,6 +112,7 @@ class _Stored:
     thread: str | None  # stories only: the thread the story belongs to
     version: int
     dated: bool
+    indexed_at: float  # the cluster's time (its latest member's) when its index scores were set
 
 
 def _decode(cid: str, raw: Mapping[bytes, bytes]) -> _Stored | None:
@@ -112,21 +124,12 @@ def _decode(cid: str, raw: Mapping[bytes, bytes]) -> _Stored | None:
         float(get(b"last", b"0")), float(get(b"when", get(b"last", b"0"))), get(b"label").decode(),
         json.loads(get(b"label_vec", b"{}")), json.loads(get(b"display", b"{}")),
         json.loads(get(b"indexed", b"[]")), get(b"thread").decode() or None,
-        int(get(b"v", b"0")), get(b"dated", b"1") == b"1",
+        int(get(b"v", b"0")), get(b"dated", b"1") == b"1", float(get(b"ixt", b"0")),
     )
 
 
-def _clusters(ids: list[bytes], rows: list[list]) -> list[Cluster]:
-    """Candidates from lua/candidates.lua's reply, those still stored (an id outlives its hash
-    by up to a TTL in the index). Centroids are decoded only if choose() scores them."""
-    out = []
-    for cid, (centroid, size, when, version, dated, weekday) in zip(ids, rows):
-        if centroid is not None:
-            out.append(Cluster(
-                cid.decode(), partial(json.loads, centroid), int(size), float(when), dated != b"0", int(version or 0),
-                int(weekday) if weekday is not None else None,
-            ))
-    return out
+def _dump(vec: Mapping[str, float]) -> str:
+    return json.dumps({t: round(w, _WEIGHT_DECIMALS) for t, w in vec.items()}, separators=(",", ":"), ensure_ascii=False)
 
 
 def _pairs(flat: list) -> dict[bytes, bytes]:
@@ -145,6 +148,7 @@ class _Level:
     add: list[str]  # index sets
     drop: list[str]
     info: ClusterInfo
+    centroid: Vector  # the new centroid, for the process's cache
 
 
 class ThreadState:
@@ -155,7 +159,6 @@ class ThreadState:
         self._k = keys
         self._s = settings
         # EVALSHA, with EVAL only the first time a Redis lacks the script
-        self._lookup = client.register_script(_LOOKUP_SCRIPT)
         self._candidates_script = client.register_script(_CANDIDATES_SCRIPT)
         self._load_script = client.register_script(_LOAD_SCRIPT)
         self._commit = client.register_script(_COMMIT_SCRIPT)
@@ -166,6 +169,10 @@ class ThreadState:
         ]
         #: conflicts met by this process's commits (each one a decision taken again)
         self.conflicts = 0
+        #: the last committed article's features, counted on the next round trip (or ``flush``)
+        self._pending: list[str] = []
+        #: (level, cluster id) -> (version, centroid), most recently used last
+        self._cache: OrderedDict[tuple[str, str], tuple[int, Vector]] = OrderedDict()
 
     @property
     def watched(self) -> list[WatchedThread]:
@@ -193,11 +200,17 @@ class ThreadState:
         if dated and self._s.weekday_dates:
             when = event_time(when, weekday)  # "on Wednesday" in a Friday report
         terms = list(feats.counts)
-        replies = self._lookup(keys=[self._k.assignment(article_id), self._k.df, self._k.df_total], args=terms)
+        pipe = self._r.pipeline(transaction=False)
+        self._queue_counts(pipe)
+        pipe.get(self._k.assignment(article_id))
+        pipe.get(self._k.df_total)
+        if terms:
+            pipe.hmget(self._k.df, terms)
+        replies = pipe.execute()[-3 if terms else -2:]
         done = self._recorded(replies[0])
         if done:
             return done
-        dfs = {t: float(v) for t, v in zip(terms, replies[2:]) if v is not None}
+        dfs = {t: float(v) for t, v in zip(terms, replies[2] if terms else []) if v is not None}
         vec = vectorise(feats, dfs, float(replies[1] or 0), language, self._s.centroid_terms)
         headline = (title or "").strip() or "(untitled)"
         for _ in range(_MAX_ATTEMPTS):
@@ -207,6 +220,58 @@ class ThreadState:
             self.conflicts += 1
         # nothing was written: a retry of the task decides again
         raise TransientError(f"thread assignment: {_MAX_ATTEMPTS} conflicting commits in a row")
+
+    def _remember(self, level: str, cid: str, version: int, centroid: Vector) -> None:
+        self._cache[(level, cid)] = (version, centroid)
+        self._cache.move_to_end((level, cid))
+        while len(self._cache) > _CACHE_CLUSTERS:
+            self._cache.popitem(last=False)
+
+    def _clusters(self, level: str, ids: list[bytes], rows: list[list]) -> list[Cluster]:
+        """Candidates from lua/candidates.lua's reply, those still stored (an id outlives its
+        hash by up to a TTL in the index), with their centroids: from this process's cache when
+        it holds the version read, else read in one round trip."""
+        found: list[tuple[str, int, float, int, bool, int | None]] = []
+        missing: list[str] = []
+        for raw_id, (size, when, version, dated, weekday) in zip(ids, rows):
+            if size is None:
+                continue
+            cid, v = raw_id.decode(), int(version or 0)
+            cached = self._cache.get((level, cid))
+            if cached is None or cached[0] != v:
+                missing.append(cid)
+            found.append((cid, v, float(when), int(size), dated != b"0", int(weekday) if weekday is not None else None))
+        if missing:
+            pipe = self._r.pipeline(transaction=False)
+            for cid in missing:
+                pipe.hmget(self._k.cluster(level, cid), "centroid", "v")
+            for cid, (centroid, version) in zip(missing, pipe.execute()):
+                if centroid is not None:
+                    self._remember(level, cid, int(version or 0), json.loads(centroid))
+        out = []
+        for cid, v, when, size, dated, weekday in found:
+            cached = self._cache.get((level, cid))
+            if cached is not None:
+                self._cache.move_to_end((level, cid))
+                out.append(Cluster(cid, cached[1], size, when, dated, v, weekday))
+        return out
+
+    def _queue_counts(self, pipe: redis.client.Pipeline) -> None:
+        """Queue the last committed article's document-frequency counts, learnt after its
+        decision (an article does not vote for itself) and sent with the next round trip."""
+        if not self._pending:
+            return
+        # plain commands, not a script: inside Lua each call costs a few µs more of Redis's time
+        for t in self._pending:
+            pipe.hincrby(self._k.df, t, 1)
+        pipe.incr(self._k.df_total)
+        self._pending = []
+
+    def flush(self) -> None:
+        """Send the counts still pending (a process about to stop; tests)."""
+        pipe = self._r.pipeline(transaction=False)
+        self._queue_counts(pipe)
+        pipe.execute()
 
     def _attempt(
         self, article_id: str, vec: Vector, feats: Features, headline: str, language: str | None,
@@ -222,7 +287,7 @@ class ThreadState:
             args=[_PER_TERM, s.max_candidates, len(story_sets), f"{self._k.prefix}:th:"],
         )
         story_choice = choose(
-            vec, _clusters(story_ids, story_rows), when, s.story_threshold, s.story_half_life_hours,
+            vec, self._clusters("story", story_ids, story_rows), when, s.story_threshold, s.story_half_life_hours,
             s.story_window_hours, dated, s.story_undated_threshold, weekday, s.undated_weekday_mismatch,
         )
         thread_choice: Choice | None = None
@@ -231,7 +296,7 @@ class ThreadState:
             watched = best_watched(vec, feats, self._definitions, language, s.watched_threshold)
             if watched.cluster_id is None:
                 thread_choice = choose(
-                    vec, _clusters(thread_ids, thread_rows), when, s.thread_threshold, s.thread_half_life_hours,
+                    vec, self._clusters("thread", thread_ids, thread_rows), when, s.thread_threshold, s.thread_half_life_hours,
                     0.0, dated, s.thread_undated_threshold,
                 )
         chosen_thread = (watched.cluster_id if watched and watched.cluster_id else None) or (
@@ -265,18 +330,21 @@ class ThreadState:
         if thread_old is None and not thread_id.startswith("w_"):
             thread.checks = list(zip(thread_sets, [v or b"0" for v in thread_tv]))
         assignment = json.dumps({"story": story.info.__dict__, "thread": thread.info.__dict__})
-        keys, args = self._commit_args(assignment, list(feats.counts), story, thread)
-        reply = self._commit(keys=[self._k.assignment(article_id), self._k.df, self._k.df_total] + keys, args=args)
+        keys, args = self._commit_args(assignment, story, thread)
+        reply = self._commit(keys=[self._k.assignment(article_id)] + keys, args=args)
         if reply[0] == b"conflict":
             return None
         if reply[0] == b"recorded":
             return self._recorded(reply[1])
+        self._pending = list(feats.counts)
+        for level, part in (("story", story), ("thread", thread)):
+            self._remember(level, part.cid, int(part.expected or 0) + 1, part.centroid)
         return Assignment(story.info, thread.info)
 
-    def _commit_args(self, assignment: str, counted: list[str], story: _Level, thread: _Level) -> tuple[list, list]:
-        """KEYS and ARGV of lua/commit.lua."""
+    def _commit_args(self, assignment: str, story: _Level, thread: _Level) -> tuple[list, list]:
+        """KEYS (after the assignment's) and ARGV of lua/commit.lua."""
         keys: list[str] = []
-        args: list[object] = [assignment, self._s.ttl_seconds, _INDEX_KEEP, len(counted)]
+        args: list[object] = [assignment, self._s.ttl_seconds, _INDEX_KEEP]
         tail: list[object] = []
         for level, part in (("story", story), ("thread", thread)):
             keys += [self._k.term_versions(level), self._k.cluster(level, part.cid), self._k.cluster_all(level)]
@@ -287,7 +355,7 @@ class ThreadState:
                 tail += [name, version]
             for field, value in part.fields.items():
                 tail += [field, value]
-        return keys, args + tail + counted
+        return keys, args + tail
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -322,18 +390,21 @@ class ThreadState:
         # watched threads are found through their definitions, not through the index
         new_index = [] if watched else strongest(centroid, _INDEX_TERMS)
         dropped = sorted(set(indexed) - set(new_index))
+        refresh = old is None or last - old.indexed_at >= _INDEX_REFRESH_SECONDS
+        added = new_index if refresh else [f for f in new_index if f not in set(indexed)]
         fields: dict[str, object] = {
-            "centroid": json.dumps(centroid), "size": size, "first": repr(first), "last": repr(last), "when": repr(t),
-            "label": label, "label_vec": json.dumps(label_vec), "display": json.dumps(display),
-            "shown": shown_label, "terms": json.dumps(terms), "indexed": json.dumps(new_index),
-            "dated": int(is_dated),
+            "centroid": _dump(centroid), "size": size, "first": repr(first), "last": repr(last), "when": repr(t),
+            "label": label, "label_vec": _dump(label_vec),
+            "display": json.dumps(display, separators=(",", ":"), ensure_ascii=False),
+            "shown": shown_label, "terms": json.dumps(terms, ensure_ascii=False), "indexed": json.dumps(new_index, ensure_ascii=False),
+            "dated": int(is_dated), "ixt": repr(last) if refresh else repr(old.indexed_at),
         }
         if thread:
             fields["thread"] = thread
         return _Level(
             cid, str(old.version) if old else "", last, [], fields,
-            [self._k.cluster_index(level, f) for f in new_index], [self._k.cluster_index(level, f) for f in dropped],
-            ClusterInfo(cid, shown_label, terms, size, first, last, old is None),
+            [self._k.cluster_index(level, f) for f in added], [self._k.cluster_index(level, f) for f in dropped],
+            ClusterInfo(cid, shown_label, terms, size, first, last, old is None), centroid,
         )
 
     def seed_clusters(self, level: str, clusters: Iterable[tuple[str, Vector, float]]) -> None:
@@ -344,15 +415,12 @@ class ThreadState:
         for n, (cid, centroid, when) in enumerate(clusters):
             part = self._level(level, cid, None, centroid, feats, cid, when, True)
             # the other level's part: a throwaway cluster, removed below
-            dummy = _Level(f"seed-{uuid.uuid4().hex[:8]}", "", when, [], {"centroid": "{}"}, [], [], part.info)
+            dummy = _Level(f"seed-{uuid.uuid4().hex[:8]}", "", when, [], {"centroid": "{}"}, [], [], part.info, {})
             story, thread = (part, dummy) if level == "story" else (dummy, part)
-            keys, args = self._commit_args("{}", [], story, thread)
-            # a count of its own for the seeded "article", so the real count stays the stream's
-            seed_n = f"{self._k.prefix}:th:seed-n"
-            pipe.eval(_COMMIT_SCRIPT, len(keys) + 3, self._k.assignment(f"seed-{cid}"), self._k.df, seed_n, *keys, *args)
+            keys, args = self._commit_args("{}", story, thread)
+            pipe.eval(_COMMIT_SCRIPT, len(keys) + 1, self._k.assignment(f"seed-{cid}"), *keys, *args)
             pipe.delete(self._k.assignment(f"seed-{cid}"), self._k.cluster(other, dummy.cid))
             pipe.zrem(self._k.cluster_all(other), dummy.cid)
-            pipe.delete(seed_n)
             if n % 500 == 499:
                 pipe.execute()
         pipe.execute()

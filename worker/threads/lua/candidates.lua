@@ -7,7 +7,8 @@
 -- Cluster hashes are read by names built here, not passed as KEYS: which clusters to read is
 -- known only once the sets are read, and one script saves a round trip. Storyline runs on one
 -- Redis (no Redis Cluster), where that is allowed.
--- Returns, per level: {ids, rows {centroid, size, when, v, dated, wd}, term versions}.
+-- Returns, per level: {ids, rows {size, when, v, dated, wd}: no centroid, which the
+-- worker keeps by version (state.py) and reads apart only when it lacks that version, term versions}.
 local per_set, most, n_story, base = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local n_sets = #KEYS - 2
 local function level(first, last, name, tv_key)
@@ -18,7 +19,7 @@ local function level(first, last, name, tv_key)
       if not seen[cid] then
         seen[cid] = true
         ids[#ids + 1] = cid
-        rows[#rows + 1] = redis.call('HMGET', base .. name .. ':' .. cid, 'centroid', 'size', 'when', 'v', 'dated', 'wd')
+        rows[#rows + 1] = redis.call('HMGET', base .. name .. ':' .. cid, 'size', 'when', 'v', 'dated', 'wd')
         if #ids == most then break end
       end
     end
