@@ -81,7 +81,7 @@ class ThreadSettings(BaseModel):
     story_undated_threshold: float = 0.30
     #: without dates, how many times higher the bar is when the article dates its event by
     #: another weekday than the story ("on Monday" against "on Wednesday"); 1: weekdays unused
-    undated_weekday_mismatch: float = 1.0
+    undated_weekday_mismatch: float = 2.0
     #: with a date, move an article's time to the weekday it dates its event by ("on Wednesday"
     #: in a Friday report: two days earlier), so reports a few days late join the event
     weekday_dates: bool = False

@@ -113,6 +113,7 @@ class _Stored:
     version: int
     dated: bool
     indexed_at: float  # the cluster's time (its latest member's) when its index scores were set
+    weekday: int | None  # the weekday its first member that named one dated the event by
 
 
 def _decode(cid: str, raw: Mapping[bytes, bytes]) -> _Stored | None:
@@ -125,6 +126,7 @@ def _decode(cid: str, raw: Mapping[bytes, bytes]) -> _Stored | None:
         json.loads(get(b"label_vec", b"{}")), json.loads(get(b"display", b"{}")),
         json.loads(get(b"indexed", b"[]")), get(b"thread").decode() or None,
         int(get(b"v", b"0")), get(b"dated", b"1") == b"1", float(get(b"ixt", b"0")),
+        int(raw[b"wd"]) if raw.get(b"wd") not in (None, b"") else None,
     )
 
 
@@ -322,8 +324,8 @@ class ThreadState:
         thread_id = thread_id or f"t_{uuid.uuid4().hex[:12]}"
         story_id = story_old.cluster_id if story_old else f"s_{uuid.uuid4().hex[:12]}"
         story = self._level("story", story_id, story_old, vec, feats, headline, when, dated, thread=thread_id)
-        if story_old is None and weekday is not None:
-            story.fields["wd"] = weekday
+        if weekday is not None and (story_old is None or story_old.weekday is None):
+            story.fields["wd"] = weekday  # the story's event weekday: the first one a member names
         thread = self._level("thread", thread_id, thread_old, vec, feats, headline, when, dated)
         if story_old is None:
             story.checks = list(zip(story_sets, [v or b"0" for v in story_tv]))
