@@ -358,6 +358,51 @@ def _unit(terms: list[str]) -> dict[str, float]:
     return {t: c / norm for t, c in counts.items()}
 
 
+# -- a real `storyline replay` of the undated set -----------------------------------------
+
+def replay(articles: list[Article], concurrency: int) -> None:
+    """Write the articles as .txt files (title, blank line, body), run `storyline replay` on the
+    folder against the bench's Redis under a prefix of its own, and score the stories it
+    published (a copy the dedup stage caught counts in its canonical article's story)."""
+    import subprocess
+    import tempfile
+
+    client, prefix = _client(), f"bench-replay-{uuid.uuid4().hex[:8]}"
+    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
+    with tempfile.TemporaryDirectory() as folder:
+        names = {}
+        for a in articles:
+            path = Path(folder) / f"{a.article_id}.txt"
+            path.write_text(f"{a.title}\n\n{a.text}\n")
+            names[str(path)] = a
+        began = time.perf_counter()
+        try:
+            done = subprocess.run(
+                [str(Path(sys.executable).with_name("storyline")), "replay", folder, "--json", "--redis", url,
+                 "--prefix", prefix, "--concurrency", str(concurrency)],
+                capture_output=True, text=True, timeout=3600,
+            )
+            took = time.perf_counter() - began
+            keys = Keys(prefix)
+            story_of: dict[str, str] = {}
+            canonical: dict[str, str] = {}
+            for _, f in client.xrange(keys.articles):
+                e = json.loads(f[b"data"])
+                story_of[e["article_id"]] = e["story_id"]
+                canonical[e["source"]["uri"]] = e["article_id"]
+            for _, f in client.xrange(keys.duplicates):
+                e = json.loads(f[b"data"])
+                canonical[e["source"]["uri"]] = e["duplicate_of"]
+        finally:
+            _clean(client, prefix)
+    pred = {names[u].article_id: story_of[c] for u, c in canonical.items() if u in names and c in story_of}
+    gold = {a: names_a.story_id for names_a in articles for a in [names_a.article_id] if a in pred}
+    print(f"\n`storyline replay` of the undated AllSides folder ({len(articles)} .txt files, concurrency {concurrency}):"
+          f" {done.stdout.strip()} in {took:.0f} s")
+    print(f"{'system':<34} {'clusters':>8} {'pw-P':>6} {'pw-R':>6} {'pw-F1':>6}   {'B3-P':>6} {'B3-R':>6} {'B3-F1':>6}")
+    print(_row(f"Storyline story level ({len(pred)} scored)", pred, gold))
+
+
 # -- cost: Redis server time and concurrent processes --------------------------------------
 
 def _script_usec(client: redis.Redis) -> tuple[float, int]:
@@ -429,7 +474,7 @@ def cost(articles: list[Article], settings: ThreadSettings, procs: tuple[int, ..
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--only", choices=("allsides", "semeval", "cost"), action="append", default=[],
+    ap.add_argument("--only", choices=("allsides", "semeval", "cost", "replay"), action="append", default=[],
                     help="run this part only (repeatable)")
     ap.add_argument("--limit", type=int, default=None, help="first N articles of AllSides, N pairs of SemEval")
     ap.add_argument("--scale", action="store_true", help="also time assignment with 1k and 10k existing threads")
@@ -451,6 +496,8 @@ def main() -> None:
         quality("AllSides, undated (text files through the extract stage, ingestion time only)", plain, settings)
     if "semeval" in parts:
         semeval(settings, args.limit, baseline_t)
+    if "replay" in parts:
+        replay(articles, 2)
     if "cost" in parts:
         cost(articles, settings, tuple(int(p) for p in args.procs.split(",")))
     if args.scale:

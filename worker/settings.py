@@ -92,6 +92,10 @@ class ThreadSettings(BaseModel):
     #: hours around a story's mean date within which its pull stays whole: outlets cover one
     #: event over 0-4 days, and a plain 24 h half-life split such events
     story_window_hours: float = 0.0
+    #: hours around a story's time within which a dated article joins it on what would join
+    #: it undated (``story_undated_threshold``), however the decay falls: one event is covered
+    #: over 0-4 days, and a date must add evidence, not take away what the text shows
+    story_text_window_hours: float = 96.0
     #: half-life of a story's pull beyond the window, in hours, counted from the story's mean
     #: date: two events of one kind days apart must stay two stories
     story_half_life_hours: float = 24.0

@@ -72,14 +72,21 @@ _TITLES = frozenset(
     "judge chief gen general adm dr mr mrs ms sir dame king queen prince princess pope speaker "
     "leader chancellor ambassador attorney commissioner director spokesman spokeswoman former".split()
 )
-#: languages with a Snowball stemmer, by ISO 639-1 code (py3langid's codes); others are not stemmed
-_STEMMERS = {
+#: Snowball stemmers of PyStemmer, by ISO 639-1 code (py3langid's codes); those a PyStemmer
+#: release lacks are left out (see ``_stemmer``)
+_SNOWBALL = {
     "ar": "arabic", "ca": "catalan", "cs": "czech", "da": "danish", "de": "german", "el": "greek",
-    "en": "english", "es": "spanish", "eu": "basque", "fi": "finnish", "fr": "french",
-    "hu": "hungarian", "id": "indonesian", "it": "italian", "lt": "lithuanian", "nl": "dutch",
-    "no": "norwegian", "pt": "portuguese", "ro": "romanian", "ru": "russian", "sv": "swedish",
-    "tr": "turkish",
+    "en": "english", "eo": "esperanto", "es": "spanish", "et": "estonian", "eu": "basque",
+    "fa": "persian", "fi": "finnish", "fr": "french", "ga": "irish", "hi": "hindi",
+    "hu": "hungarian", "hy": "armenian", "id": "indonesian", "it": "italian", "lt": "lithuanian",
+    "nb": "norwegian", "ne": "nepali", "nl": "dutch", "no": "norwegian", "pl": "polish",
+    "pt": "portuguese", "ro": "romanian", "ru": "russian", "sr": "serbian", "sv": "swedish",
+    "ta": "tamil", "tr": "turkish", "yi": "yiddish",
 }
+_STEMMERS = {code: name for code, name in _SNOWBALL.items() if name in set(Stemmer.algorithms())}
+#: a language with no stemmer has its words cut to this many characters instead ("truncation
+#: stemming", McNamee and Mayfield 2004: for inflected languages nearly as good as a stemmer)
+_TRUNCATE = 6
 
 #: languages that capitalise every noun (German): there a capitalised word mid-sentence is a
 #: name only when it is rare in general text, as a sentence opener is elsewhere
@@ -156,13 +163,14 @@ def _stemmer(language: str) -> Stemmer.Stemmer | None:
 @lru_cache(maxsize=200_000)
 def stem(word: str, language: str) -> str:
     s = _stemmer(language)
-    return s.stemWord(word) if s else word
+    return s.stemWord(word) if s else word[:_TRUNCATE]
 
 
 def stems(words: list[str], language: str) -> list[str]:
-    """``stem`` of each word, in one call into the stemmer (which caches stems itself)."""
+    """``stem`` of each word, in one call into the stemmer (which caches stems itself); the
+    first ``_TRUNCATE`` characters where the language has none."""
     s = _stemmer(language)
-    return s.stemWords(words) if s else words
+    return s.stemWords(words) if s else [w[:_TRUNCATE] for w in words]
 
 
 class Token(NamedTuple):
@@ -533,7 +541,7 @@ class Choice:
 def choose(
     vec: Vector, candidates: Iterable[Cluster], now: float, threshold: float, half_life_hours: float,
     window_hours: float = 0.0, dated: bool = True, undated_threshold: float | None = None,
-    weekday: int | None = None, weekday_mismatch: float = 1.0,
+    weekday: int | None = None, weekday_mismatch: float = 1.0, text_window_hours: float = 0.0,
 ) -> Choice:
     """The best cluster for ``vec``, or none when no decayed similarity reaches its threshold.
 
@@ -544,20 +552,27 @@ def choose(
     apart the events of one kind that dates would have. Candidates are ranked by score over
     their threshold, so both kinds compete fairly in a mixed feed. Undated, the weekday the
     article dates its event by (``event_weekday``) is the time evidence left: when it differs
-    from the cluster's, the bar is ``weekday_mismatch`` times higher."""
+    from the cluster's, the bar is ``weekday_mismatch`` times higher. Dated, within
+    ``text_window_hours`` of the cluster's time the bar is never above the undated one."""
     undated_threshold = threshold if undated_threshold is None else undated_threshold
     best_id, best = None, 0.0
     vec_norm = norm(vec)
     for c in candidates:
+        text_bar = undated_threshold
+        if weekday is not None and c.weekday is not None and weekday != c.weekday:
+            text_bar *= weekday_mismatch  # "on Monday" and "on Wednesday": two events, likely
         if dated and c.dated:
-            pull = decay(abs(now - c.when) / 3600.0, half_life_hours, window_hours)
-            if pull <= 0.0:
-                continue  # months apart: underflows to no pull at all
-            bar = threshold / pull
+            gap = abs(now - c.when) / 3600.0
+            pull = decay(gap, half_life_hours, window_hours)
+            bar = threshold / pull if pull > 0.0 else math.inf  # months apart: no pull at all
+            if gap <= text_window_hours:
+                # within the days one event is covered over, what text alone would join is
+                # joined: a date can add evidence, never take away what the text shows
+                bar = min(bar, text_bar)
+            if bar == math.inf:
+                continue
         else:
-            bar = undated_threshold
-            if weekday is not None and c.weekday is not None and weekday != c.weekday:
-                bar *= weekday_mismatch  # "on Monday" and "on Wednesday": two events, likely
+            bar = text_bar
         if _MAX_COSINE / bar <= best:
             continue  # cannot score above the best so far, whatever its cosine: skip computing it
         score = cosine(vec, c.centroid, vec_norm) / bar

@@ -223,6 +223,13 @@ class ThreadState:
         # nothing was written: a retry of the task decides again
         raise TransientError(f"thread assignment: {_MAX_ATTEMPTS} conflicting commits in a row")
 
+    def _candidates(self, level: str, sets: list[str]) -> list:
+        """lua/candidates.lua for one level: ids, rows, and the sets' term versions."""
+        return self._candidates_script(
+            keys=sets + [self._k.term_versions(level)],
+            args=[_PER_TERM, self._s.max_candidates, f"{self._k.prefix}:th:{level}:"],
+        )
+
     def _remember(self, level: str, cid: str, version: int, centroid: Vector) -> None:
         self._cache[(level, cid)] = (version, centroid)
         self._cache.move_to_end((level, cid))
@@ -284,19 +291,21 @@ class ThreadState:
         lookup = strongest(vec, _LOOKUP_TERMS)
         story_sets = [self._k.cluster_index("story", t) for t in lookup]
         thread_sets = [self._k.cluster_index("thread", t) for t in lookup]
-        (story_ids, story_rows, story_tv), (thread_ids, thread_rows, thread_tv) = self._candidates_script(
-            keys=story_sets + thread_sets + [self._k.term_versions("story"), self._k.term_versions("thread")],
-            args=[_PER_TERM, s.max_candidates, len(story_sets), f"{self._k.prefix}:th:"],
-        )
+        story_ids, story_rows, story_tv = self._candidates("story", story_sets)
+        thread_tv: list = []
         story_choice = choose(
             vec, self._clusters("story", story_ids, story_rows), when, s.story_threshold, s.story_half_life_hours,
             s.story_window_hours, dated, s.story_undated_threshold, weekday, s.undated_weekday_mismatch,
+            s.story_text_window_hours,
         )
         thread_choice: Choice | None = None
         watched: Choice | None = None
         if story_choice.cluster_id is None:
             watched = best_watched(vec, feats, self._definitions, language, s.watched_threshold)
             if watched.cluster_id is None:
+                # the thread level's candidates only now: an article that joins a story joins
+                # its thread, so most articles never need them
+                thread_ids, thread_rows, thread_tv = self._candidates("thread", thread_sets)
                 thread_choice = choose(
                     vec, self._clusters("thread", thread_ids, thread_rows), when, s.thread_threshold, s.thread_half_life_hours,
                     0.0, dated, s.thread_undated_threshold,
@@ -329,7 +338,7 @@ class ThreadState:
         thread = self._level("thread", thread_id, thread_old, vec, feats, headline, when, dated)
         if story_old is None:
             story.checks = list(zip(story_sets, [v or b"0" for v in story_tv]))
-        if thread_old is None and not thread_id.startswith("w_"):
+        if thread_old is None and not thread_id.startswith("w_") and thread_tv:
             thread.checks = list(zip(thread_sets, [v or b"0" for v in thread_tv]))
         assignment = json.dumps({"story": story.info.__dict__, "thread": thread.info.__dict__})
         keys, args = self._commit_args(assignment, story, thread)
