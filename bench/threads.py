@@ -405,13 +405,20 @@ def replay(articles: list[Article], concurrency: int) -> None:
 
 # -- cost: Redis server time and concurrent processes --------------------------------------
 
-def _script_usec(client: redis.Redis) -> tuple[float, int]:
-    """Server µs and calls of every script run since the last CONFIG RESETSTAT: a script's
-    time includes the commands it calls, and an assignment sends nothing but scripts."""
+def _server_time(client: redis.Redis) -> tuple[float, float, float]:
+    """Since the last CONFIG RESETSTAT (commandstats) and the given CPU mark: µs of the scripts,
+    µs of every command counted (a script's commands are counted inside its time and again on
+    their own, so this bounds the plain commands' time from above), and calls."""
     stats = client.info("commandstats")
-    usec = sum(stats.get(f"cmdstat_{c}", {}).get("usec", 0) for c in ("eval", "evalsha"))
+    scripts = sum(stats.get(f"cmdstat_{c}", {}).get("usec", 0) for c in ("eval", "evalsha"))
+    every = sum(v.get("usec", 0) for k, v in stats.items() if not k.startswith(("cmdstat_config", "cmdstat_info")))
     calls = sum(stats.get(f"cmdstat_{c}", {}).get("calls", 0) for c in ("eval", "evalsha"))
-    return float(usec), int(calls)
+    return float(scripts), float(every), float(calls)
+
+
+def _cpu(client: redis.Redis) -> float:
+    cpu = client.info("cpu")
+    return (cpu["used_cpu_user"] + cpu["used_cpu_sys"]) * 1e6
 
 
 def _worker(url: str, prefix: str, settings: ThreadSettings, articles: list[Article], start, out) -> None:
@@ -438,14 +445,19 @@ def cost(articles: list[Article], settings: ThreadSettings, procs: tuple[int, ..
         state = ThreadState(client, Keys(f"bench-cost-{uuid.uuid4().hex[:8]}"), settings)
         state.assign("warm", "warm up", "warm up the scripts", "en", 0.0)
         client.config_resetstat()
+        cpu0 = _cpu(client)
         began = time.perf_counter()
         for a in articles:
             state.assign(a.article_id, a.title, a.text, a.language, a.when, dated=a.dated)
+        state.flush()
         took = time.perf_counter() - began
-        usec, calls = _script_usec(client)
-        cpu = client.info("cpu")
-        print(f"\nRedis server time per assignment (INFO commandstats, {len(articles)} AllSides articles, dated, one process): "
-              f"{usec / len(articles):.0f} µs in {calls / len(articles):.1f} scripts; {took * 1000 / len(articles):.2f} ms/article")
+        cpu = (_cpu(client) - cpu0) / len(articles)
+        scripts, every, calls = _server_time(client)
+        n = len(articles)
+        print(f"\nRedis server time per assignment ({n} AllSides articles, dated, one process, private redis-server):"
+              f" INFO commandstats: scripts {scripts / n:.0f} µs ({calls / n:.1f} calls), scripts and plain commands"
+              f" at most {every / n:.0f} µs; INFO cpu (all its work, network included): {cpu:.0f} µs."
+              f" {took * 1000 / n:.2f} ms/article")
         ctx = mp.get_context("fork")
         base = None
         print(f"{'processes':>9} {'assignments/s':>14} {'vs one':>7} {'conflicts':>9}")
@@ -465,7 +477,6 @@ def cost(articles: list[Article], settings: ThreadSettings, procs: tuple[int, ..
             rate = sum(r[2] for r in results) / span
             base = base or rate
             print(f"{n:>9} {rate:>14.0f} {rate / base:>6.2f}x {sum(r[3] for r in results):>9}")
-        del cpu
     finally:
         proc.kill()
         proc.wait()
