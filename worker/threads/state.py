@@ -412,6 +412,22 @@ class ThreadState:
         }
         if thread:
             fields["thread"] = thread
+        if old is not None:
+            # a join rewrites what changed only: the label's vector and the display names are
+            # ~1 KB each that Redis copies through the script on every write
+            unchanged = {"dated", "ixt"} if not refresh else {"dated"}
+            if label == old.label:
+                unchanged |= {"label", "label_vec"}
+            if display == old.display:
+                unchanged.add("display")
+            if new_index == old.indexed:
+                unchanged.add("indexed")
+            if thread == old.thread:
+                unchanged.add("thread")
+            if first == old.first:
+                unchanged.add("first")
+            for f in unchanged:
+                fields.pop(f, None)
         return _Level(
             cid, str(old.version) if old else "", last, [], fields,
             [self._k.cluster_index(level, f) for f in added], [self._k.cluster_index(level, f) for f in dropped],
