@@ -26,6 +26,7 @@ articles a second. A redelivered task finds its recorded assignment and repeats 
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from collections import OrderedDict
@@ -172,7 +173,8 @@ class ThreadState:
         #: conflicts met by this process's commits (each one a decision taken again)
         self.conflicts = 0
         #: the last committed article's features, counted on the next round trip (or ``flush``)
-        self._pending: list[str] = []
+        self._pending: list[str | None] = []
+        self._pending_lock = threading.Lock()  # a Celery thread pool shares one ThreadState
         #: (level, cluster id) -> (version, centroid), most recently used last
         self._cache: OrderedDict[tuple[str, str], tuple[int, Vector]] = OrderedDict()
 
@@ -268,13 +270,18 @@ class ThreadState:
     def _queue_counts(self, pipe: redis.client.Pipeline) -> None:
         """Queue the last committed article's document-frequency counts, learnt after its
         decision (an article does not vote for itself) and sent with the next round trip."""
-        if not self._pending:
+        with self._pending_lock:
+            pending, self._pending = self._pending, []
+        if not pending:
             return
         # plain commands, not a script: inside Lua each call costs a few µs more of Redis's time
-        for t in self._pending:
-            pipe.hincrby(self._k.df, t, 1)
-        pipe.incr(self._k.df_total)
-        self._pending = []
+        articles = 0
+        for t in pending:
+            if t is None:
+                articles += 1  # an article's end
+            else:
+                pipe.hincrby(self._k.df, t, 1)
+        pipe.incrby(self._k.df_total, articles)
 
     def flush(self) -> None:
         """Send the counts still pending (a process about to stop; tests)."""
@@ -347,7 +354,9 @@ class ThreadState:
             return None
         if reply[0] == b"recorded":
             return self._recorded(reply[1])
-        self._pending = list(feats.counts)
+        with self._pending_lock:
+            self._pending.extend(feats.counts)
+            self._pending.append(None)  # type: ignore[arg-type]
         for level, part in (("story", story), ("thread", thread)):
             self._remember(level, part.cid, int(part.expected or 0) + 1, part.centroid)
         return Assignment(story.info, thread.info)
