@@ -61,6 +61,20 @@ _INDEX_TERMS = 15
 #: clusters kept per feature in the inverted index (most recently active); older ones drop out,
 #: so a busy feature ("biden") costs the same lookup and memory after a year as after a week
 _INDEX_KEEP = 200
+#: growths of an index set between two trims to ``_INDEX_KEEP`` (and two extensions of its life,
+#: to twice the TTL): trimming and extending on every write cost 2 Redis commands per index
+#: write, 30-60 for a new story and thread. A set thus holds up to 7 clusters more than kept,
+#: below the ``_PER_TERM`` read; a set recreated after expiring (its term unseen for 2 x TTL)
+#: has no TTL until its next extension, within 8 growths, as its term-version field never
+#: expires either
+_INDEX_EVERY = 8
+#: articles whose document-frequency counts a process adds up before sending them, one HINCRBY
+#: per distinct feature of the batch. 32 took AllSides from 69 to 31 HINCRBY per article (it
+#: arrives story by story), but the counts then reach IDF up to 32 articles late, and that
+#: changed a decision: seed 003 joined 000's story in the seeds' undated replay
+#: (tests/threads/test_replay_seeds.py), whose margin is 0.006 of cosine. Kept at 1, the
+#: previous behaviour (each article's counts go with the next round trip)
+_DF_BATCH = 1
 #: how long a cluster's scores in the index sets it stays in go unrefreshed, in seconds of its
 #: own time: a set lists its clusters most recently active first, and an hour's drift in that
 #: order changes no lookup, while refreshing all 15 sets on every join was a third of Redis's
@@ -172,8 +186,9 @@ class ThreadState:
         ]
         #: conflicts met by this process's commits (each one a decision taken again)
         self.conflicts = 0
-        #: the last committed article's features, counted on the next round trip (or ``flush``)
-        self._pending: list[str | None] = []
+        #: committed articles' features not yet counted in Redis (see ``_DF_BATCH``, ``flush``)
+        self._pending: Counter[str] = Counter()
+        self._pending_articles = 0
         self._pending_lock = threading.Lock()  # a Celery thread pool shares one ThreadState
         #: (level, cluster id) -> (version, centroid), most recently used last
         self._cache: OrderedDict[tuple[str, str], tuple[int, Vector]] = OrderedDict()
@@ -267,26 +282,24 @@ class ThreadState:
                 out.append(Cluster(cid, cached[1], size, when, dated, v, weekday))
         return out
 
-    def _queue_counts(self, pipe: redis.client.Pipeline) -> None:
-        """Queue the last committed article's document-frequency counts, learnt after its
-        decision (an article does not vote for itself) and sent with the next round trip."""
+    def _queue_counts(self, pipe: redis.client.Pipeline, force: bool = False) -> None:
+        """Queue the pending document-frequency counts, once ``_DF_BATCH`` articles are pending
+        (or ``force``): learnt after each article's decision (an article does not vote for
+        itself) and sent with a later round trip, one HINCRBY per distinct feature."""
         with self._pending_lock:
-            pending, self._pending = self._pending, []
-        if not pending:
-            return
+            if not self._pending or (not force and self._pending_articles < _DF_BATCH):
+                return
+            pending, articles = self._pending, self._pending_articles
+            self._pending, self._pending_articles = Counter(), 0
         # plain commands, not a script: inside Lua each call costs a few µs more of Redis's time
-        articles = 0
-        for t in pending:
-            if t is None:
-                articles += 1  # an article's end
-            else:
-                pipe.hincrby(self._k.df, t, 1)
+        for t, n in pending.items():
+            pipe.hincrby(self._k.df, t, n)
         pipe.incrby(self._k.df_total, articles)
 
     def flush(self) -> None:
         """Send the counts still pending (a process about to stop; tests)."""
         pipe = self._r.pipeline(transaction=False)
-        self._queue_counts(pipe)
+        self._queue_counts(pipe, force=True)
         pipe.execute()
 
     def _attempt(
@@ -355,8 +368,8 @@ class ThreadState:
         if reply[0] == b"recorded":
             return self._recorded(reply[1])
         with self._pending_lock:
-            self._pending.extend(feats.counts)
-            self._pending.append(None)  # type: ignore[arg-type]
+            self._pending.update(feats.counts.keys())
+            self._pending_articles += 1
         for level, part in (("story", story), ("thread", thread)):
             self._remember(level, part.cid, int(part.expected or 0) + 1, part.centroid)
         return Assignment(story.info, thread.info)
@@ -364,7 +377,7 @@ class ThreadState:
     def _commit_args(self, assignment: str, story: _Level, thread: _Level) -> tuple[list, list]:
         """KEYS (after the assignment's) and ARGV of lua/commit.lua."""
         keys: list[str] = []
-        args: list[object] = [assignment, self._s.ttl_seconds, _INDEX_KEEP]
+        args: list[object] = [assignment, self._s.ttl_seconds, _INDEX_KEEP, _INDEX_EVERY]
         tail: list[object] = []
         for level, part in (("story", story), ("thread", thread)):
             keys += [self._k.term_versions(level), self._k.cluster(level, part.cid), self._k.cluster_all(level)]
