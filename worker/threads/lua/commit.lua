@@ -45,9 +45,16 @@ for l = 1, 2 do
   elseif v ~= h.expected then
     return {'conflict'}
   end
-  for i = 0, h.n_tv - 1 do
-    local now = redis.call('HGET', h.tv, ARGV[h.tv_at + 2 * i]) or '0'
-    if now ~= ARGV[h.tv_at + 2 * i + 1] then return {'conflict'} end
+  if h.n_tv > 0 then
+    -- one HMGET for all the sets (12 HGET calls before)
+    local names = {}
+    for i = 0, h.n_tv - 1 do
+      names[i + 1] = ARGV[h.tv_at + 2 * i]
+    end
+    local now = redis.call('HMGET', h.tv, unpack(names))
+    for i = 0, h.n_tv - 1 do
+      if (now[i + 1] or '0') ~= ARGV[h.tv_at + 2 * i + 1] then return {'conflict'} end
+    end
   end
 end
 -- writes
