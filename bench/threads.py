@@ -416,6 +416,19 @@ def _server_time(client: redis.Redis) -> tuple[float, float, float]:
     return float(scripts), float(every), float(calls)
 
 
+def _commands(client: redis.Redis) -> float:
+    """Commands Redis ran since the last CONFIG RESETSTAT, those run inside scripts included
+    (the scripts' own calls not counted): a figure the machine's load does not move."""
+    stats = client.info("commandstats")
+    return float(sum(v.get("calls", 0) for k, v in stats.items()
+                     if not k.startswith(("cmdstat_config", "cmdstat_info", "cmdstat_eval"))))
+
+
+def _net(client: redis.Redis) -> tuple[float, float]:
+    stats = client.info("stats")
+    return float(stats["total_net_input_bytes"]), float(stats["total_net_output_bytes"])
+
+
 def _cpu(client: redis.Redis) -> float:
     cpu = client.info("cpu")
     return (cpu["used_cpu_user"] + cpu["used_cpu_sys"]) * 1e6
@@ -445,6 +458,7 @@ def cost(articles: list[Article], settings: ThreadSettings, procs: tuple[int, ..
         state = ThreadState(client, Keys(f"bench-cost-{uuid.uuid4().hex[:8]}"), settings)
         state.assign("warm", "warm up", "warm up the scripts", "en", 0.0)
         client.config_resetstat()
+        net0 = _net(client)
         cpu0 = _cpu(client)
         began = time.perf_counter()
         for a in articles:
@@ -453,11 +467,15 @@ def cost(articles: list[Article], settings: ThreadSettings, procs: tuple[int, ..
         took = time.perf_counter() - began
         cpu = (_cpu(client) - cpu0) / len(articles)
         scripts, every, calls = _server_time(client)
+        commands = _commands(client)
+        net1 = _net(client)
         n = len(articles)
         print(f"\nRedis server time per assignment ({n} AllSides articles, dated, one process, private redis-server):"
               f" INFO commandstats: scripts {scripts / n:.0f} µs ({calls / n:.1f} calls), scripts and plain commands"
               f" at most {every / n:.0f} µs; INFO cpu (all its work, network included): {cpu:.0f} µs."
               f" {took * 1000 / n:.2f} ms/article")
+        print(f"Per assignment, load-independent: {commands / n:.1f} Redis commands (those inside scripts included),"
+              f" {(net1[0] - net0[0]) / n / 1024:.1f} KB sent to Redis, {(net1[1] - net0[1]) / n / 1024:.1f} KB received")
         ctx = mp.get_context("fork")
         base = None
         print(f"{'processes':>9} {'assignments/s':>14} {'vs one':>7} {'conflicts':>9}")
