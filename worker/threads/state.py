@@ -54,8 +54,6 @@ _COMMIT_SCRIPT = _LUA.joinpath("commit.lua").read_text()
 _LOOKUP_TERMS = 12
 #: clusters taken per feature from the inverted index (most recently active first)
 _PER_TERM = 20
-#: what the decision reads of each candidate cluster (``thread``: a story's thread)
-_ROW_FIELDS = ("size", "when", "v", "dated", "wd", "thread")
 #: features of a cluster under which it is indexed
 _INDEX_TERMS = 15
 #: clusters kept per feature in the inverted index (most recently active); older ones drop out,
@@ -147,6 +145,20 @@ def _decode(cid: str, raw: Mapping[bytes, bytes]) -> _Stored | None:
 
 def _dump(vec: Mapping[str, float]) -> str:
     return json.dumps({t: round(w, _WEIGHT_DECIMALS) for t, w in vec.items()}, separators=(",", ":"), ensure_ascii=False)
+
+
+
+def _row(size: int, when: float, version: int, dated: bool, weekday: int | None, thread: str | None) -> str:
+    """What the decision reads of each candidate cluster, in one hash field (``row``) written
+    with the cluster: one field name per candidate instead of six saves ~0.7 KB sent and
+    received per assignment (the fields stay apart too, for ``_decode``). ``version`` is the
+    one the commit writes: it writes only when the version it replaces is the one expected."""
+    return f"{size} {when!r} {version} {int(dated)} {'' if weekday is None else weekday} {thread or ''}"
+
+
+def _unrow(raw: bytes) -> tuple[int, float, int, bool, int | None, str | None]:
+    size, when, version, dated, weekday, thread = raw.decode().split(" ")
+    return int(size), float(when), int(version), dated == "1", int(weekday) if weekday else None, thread or None
 
 
 @dataclass
@@ -272,22 +284,21 @@ class ThreadState:
         pipe = self._r.pipeline(transaction=False)
         cold = [(level, cid) not in self._cache for cid in ids]
         for cid, need in zip(ids, cold):
-            pipe.hmget(self._k.cluster(level, cid), *_ROW_FIELDS, *(("centroid",) if need else ()))
+            pipe.hmget(self._k.cluster(level, cid), "row", *(("centroid",) if need else ()))
         found: list[tuple[str, int, float, int, bool, int | None]] = []
         threads: dict[str, str | None] = {}
         stale: list[str] = []
-        for cid, row in zip(ids, pipe.execute()):
-            size, when, version, dated, weekday, thread = row[:6]
-            if size is None:
+        for cid, reply in zip(ids, pipe.execute()):
+            if reply[0] is None:
                 continue
-            v = int(version or 0)
-            if len(row) > 6 and row[6] is not None:
-                self._remember(level, cid, v, json.loads(row[6]))
+            size, when, v, dated, weekday, thread = _unrow(reply[0])
+            if len(reply) > 1 and reply[1] is not None:
+                self._remember(level, cid, v, json.loads(reply[1]))
             cached = self._cache.get((level, cid))
             if cached is None or cached[0] != v:
                 stale.append(cid)
-            threads[cid] = thread.decode() if thread else None
-            found.append((cid, v, float(when), int(size), dated != b"0", int(weekday) if weekday is not None else None))
+            threads[cid] = thread
+            found.append((cid, v, when, size, dated, weekday))
         if stale:
             pipe = self._r.pipeline(transaction=False)
             for cid in stale:
@@ -389,6 +400,9 @@ class ThreadState:
         story = self._level("story", story_id, story_old, vec, feats, headline, when, dated, thread=thread_id)
         if weekday is not None and (story_old is None or story_old.weekday is None):
             story.fields["wd"] = weekday  # the story's event weekday: the first one a member names
+            row = str(story.fields["row"]).split(" ")
+            row[4] = str(weekday)
+            story.fields["row"] = " ".join(row)
         thread = self._level("thread", thread_id, thread_old, vec, feats, headline, when, dated)
         if story_old is None:
             story.checks = list(zip(story_sets, [v or b"0" for v in story_tv]))
@@ -468,6 +482,7 @@ class ThreadState:
         }
         if thread:
             fields["thread"] = thread
+        fields["row"] = _row(size, t, (old.version if old else 0) + 1, is_dated, old.weekday if old else None, thread)
         if old is not None:
             # a join rewrites what changed only: the label's vector and the display names are
             # ~1 KB each that Redis copies through the script on every write
