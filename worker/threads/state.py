@@ -59,12 +59,9 @@ _INDEX_TERMS = 15
 #: clusters kept per feature in the inverted index (most recently active); older ones drop out,
 #: so a busy feature ("biden") costs the same lookup and memory after a year as after a week
 _INDEX_KEEP = 200
-#: growths of an index set between two trims to ``_INDEX_KEEP`` (and two extensions of its life,
-#: to twice the TTL): trimming and extending on every write cost 2 Redis commands per index
-#: write, 30-60 for a new story and thread. A set thus holds up to 7 clusters more than kept,
-#: below the ``_PER_TERM`` read; a set recreated after expiring (its term unseen for 2 x TTL)
-#: has no TTL until its next extension, within 8 growths, as its term-version field never
-#: expires either
+#: growths of an index set between two trims to ``_INDEX_KEEP``: trimming on every write cost a
+#: Redis command per index write, 15-30 for a new story and thread. A set thus holds up to 7
+#: clusters more than kept, beyond the ``_PER_TERM`` most recent that a lookup reads
 _INDEX_EVERY = 8
 #: articles whose document-frequency counts a process adds up before sending them, one HINCRBY
 #: per distinct feature of the batch. 32 took AllSides from 69 to 31 HINCRBY per article (it

@@ -5,7 +5,7 @@
 --   term-version hash, cluster hash, the level's "all" sorted set, its index sets (added, then
 --   dropped).
 -- ARGV: [1] assignment JSON, [2] ttl, [3] index entries kept per set, [4] growths of a set between
--- its trims (and between extensions of its life), then per level a header
+-- its trims, then per level a header
 -- of 7 values:
 --   cluster id, expected version ("" for a cluster that must not exist yet), last activity
 --   (index score), checked term versions, hash fields, index sets added, index sets dropped;
@@ -68,19 +68,18 @@ for l = 1, 2 do
   redis.call('EXPIRE', h.key, ttl)
   for i = h.first_index, h.first_index + h.n_add - 1 do
     -- a cluster new to a set bumps the set's term version: a concurrent decision that read
-    -- this set is stale (it did not see this cluster). Only a set that grew needs trimming and
-    -- its life extended, and only every `every`-th time it grows (its term version counts its
-    -- growths): a set then holds at most keep + every - 1 clusters (the lookup reads its most
-    -- recent few only), and lives 2 x ttl from the last extension. Trimming and extending on
-    -- every write were 2 of the 4 commands of each of the 15-30 index writes of a new cluster.
+    -- this set is stale (it did not see this cluster). Only a set that grew can need trimming,
+    -- and only every `every`-th time it grows (its term version counts its growths): a set then
+    -- holds at most keep + every - 1 clusters (the lookup reads its most recent few only).
+    -- Trimming on every write was one of the 4 commands of each of the 15-30 index writes of a
+    -- new cluster. Its life is extended on every write: a set emptied by ZREM is recreated with
+    -- its growth count running on, so a count-based extension left such sets without a TTL
     if redis.call('ZADD', KEYS[i], h.score, h.cid) == 1 then
-      local grown = redis.call('HINCRBY', h.tv, KEYS[i], 1)
-      if grown % every == 1 then
-        redis.call('EXPIRE', KEYS[i], 2 * ttl)
-      elseif grown % every == 0 then
+      if redis.call('HINCRBY', h.tv, KEYS[i], 1) % every == 0 then
         redis.call('ZREMRANGEBYRANK', KEYS[i], 0, -(keep + 1))
       end
     end
+    redis.call('EXPIRE', KEYS[i], ttl)
   end
   for i = h.first_index + h.n_add, h.first_index + h.n_add + h.n_drop - 1 do
     redis.call('ZREM', KEYS[i], h.cid)
