@@ -122,8 +122,9 @@ class Pipeline:
             return Outcome(doc.doc_id, Status.DUPLICATE, doc.doc_id, decision.canonical_id, timings_ms=timings)
 
         with self._stage(Stage.THREAD, timings):
+            when = _when(article, ingested.timestamp())
             a = self.threads.assign(doc.doc_id, article.title, article.text, article.language,
-                                    _when(article, ingested.timestamp()))
+                                    when, dated=when != ingested.timestamp())
         events: list[Event] = [
             ArticleIngested(
                 event_id=event_id(doc.doc_id, "article"), article_id=doc.doc_id, source=doc.source,

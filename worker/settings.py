@@ -83,10 +83,30 @@ class ThreadSettings(BaseModel):
     #: leads share fewer words than one expects (median 0.41 on AllSides); swept 0.15-0.40 with
     #: bench/threads.py, 0.18 is the best balance of BCubed precision and recall
     story_threshold: float = 0.18
+    #: cosine similarity to a story centroid needed to join it when the article or the story
+    #: has no date (only its ingestion time: a replay of scrapes), so text alone must separate
+    #: the events of one kind that dates would have (see README, "Stories and threads")
+    story_undated_threshold: float = 0.30
+    #: without dates, how many times higher the bar is when the article dates its event by
+    #: another weekday than the story ("on Monday" against "on Wednesday"); 1: weekdays unused
+    undated_weekday_mismatch: float = 2.0
+    #: with a date, move an article's time to the weekday it dates its event by ("on Wednesday"
+    #: in a Friday report: two days earlier), so reports a few days late join the event
+    weekday_dates: bool = False
     #: cosine similarity to a thread centroid needed to join that thread
     thread_threshold: float = 0.12
-    #: half-life of a story's pull, in hours, counted from the story's mean date: an event is
-    #: reported within a day or two, and the next day's development is often a story of its own
+    #: the same without dates
+    thread_undated_threshold: float = 0.12
+    #: hours around a story's mean date within which its pull stays whole whatever the text
+    #: similarity (a flat start to the decay). 0: 24 h of it cost 0.055 BCubed F1 on AllSides
+    #: dated; ``story_text_window_hours`` keeps multi-day events together instead
+    story_window_hours: float = 0.0
+    #: hours around a story's time within which a dated article joins it on what would join
+    #: it undated (``story_undated_threshold``), however the decay falls: one event is covered
+    #: over 0-4 days, and a date must add evidence, not take away what the text shows
+    story_text_window_hours: float = 96.0
+    #: half-life of a story's pull beyond the window, in hours, counted from the story's mean
+    #: date: two events of one kind days apart must stay two stories
     story_half_life_hours: float = 24.0
     #: half-life of a thread's pull, in hours: an ongoing story spans weeks
     thread_half_life_hours: float = 24.0 * 21

@@ -87,3 +87,11 @@ def unspaced_share(text: str) -> float:
 def is_unspaced(text: str) -> bool:
     """True when most of the text's letters are of scripts written without spaces."""
     return unspaced_share(text) > 0.5
+
+
+_UNSPACED_UNIT = regex.compile(rf"[{_UNSPACED}]", regex.V1)
+
+
+def is_unspaced_unit(unit: str) -> bool:
+    """Whether a unit (from ``units``) is a character of a script written without spaces."""
+    return bool(_UNSPACED_UNIT.match(unit))

@@ -12,7 +12,7 @@ def _vec(title, text):
 
 def test_common_words_weigh_less_than_rare_names():
     v = _vec("Talks", "The negotiators said that Zelensky and Putin met in Istanbul, the officials said.")
-    assert v["zelenski"] > v["said"]
+    assert v["zelenski"] > v.get("said", 0.0)  # "said" is a stop word now
     assert "the" not in v or v["the"] < v["istanbul"]
 
 
@@ -86,3 +86,61 @@ def test_watched_thread_needs_a_key_term_and_similarity():
     assert best_watched(vectorise(on, {}, 0, "en", 60), on, watched, "en", 0.1).cluster_id == "w_talks"
     off = features("Bakery draws queues", "A sourdough bakery in Melbourne drew queues on its first weekend.", "en")
     assert best_watched(vectorise(off, {}, 0, "en", 60), off, watched, "en", 0.0).cluster_id is None
+
+
+def test_every_language_gets_its_stemmer_and_stop_words():
+    pl = features("Wybory", "Wyborcy poszli do wyborów w niedzielę, a wyniki wyborów poznamy jutro.", "pl").counts
+    assert sum(1 for k in pl if k.startswith("wybor")) <= 2  # inflections share a stem
+    de = features("", "Die Regierung und der Kanzler sprachen über die Haushaltskrise.", "de").counts
+    assert "die" not in de and "und" not in de  # stop words dropped
+
+
+def test_german_nouns_are_not_names_but_full_names_are():
+    toks = tokens("Die Bundesregierung unter Olaf Scholz streitet. Finanzminister Christian Lindner sagte, der Haushalt sei verhandelbar.")
+    names = [key for key, _ in entities(toks, "de")]
+    assert "olaf scholz" in names and "christian lindner" in names
+    assert "haushalt" not in names and "bundesregierung" not in names
+
+
+def test_unspaced_scripts_get_character_bigrams():
+    counts = features("东京奥运会开幕", "东京奥运会于周五晚开幕。", "zh").counts
+    assert counts["东京"] >= 2 and counts["开幕"] >= 2
+    a = vectorise(features("东京奥运会开幕", "东京奥运会于周五晚开幕。", "zh"), {}, 0, "zh", 60)
+    b = vectorise(features("奥运会在东京开幕", "周五晚，东京奥运会开幕。", "zh"), {}, 0, "zh", 60)
+    assert cosine(a, b) > 0.3
+
+
+def test_caseless_scripts_find_rare_words_as_names():
+    counts = features("", "أعلنت وزارة الصحة تسجيل إصابات جديدة بفيروس كورونا", "ar").counts
+    assert any(k.startswith("e:") for k in counts)
+
+
+def test_event_weekday_and_time():
+    from worker.threads.cluster import event_time, event_weekday
+
+    assert event_weekday("Talks stall", "Officials met on Wednesday. On Wednesday evening, and on Friday, they spoke.") == 2
+    assert event_weekday("", "no day named") is None
+    friday = 1_700_179_200.0  # 2023-11-17, a Friday
+    assert event_time(friday, 2) == friday - 2 * 86400  # "on Wednesday" in a Friday report
+    assert event_time(friday, 4) == friday
+
+
+def test_undated_choice_uses_its_own_threshold_and_weekdays():
+    v = _vec("Ceasefire talks in Istanbul", "Ukraine and Russia negotiators met in Istanbul for ceasefire talks.")
+    w = _vec("Ceasefire talks", "Negotiators met for talks on a ceasefire, officials said.")
+    sim = cosine(v, w)
+    c = Cluster("c1", w, 1, when=0.0, dated=False, weekday=2)
+    assert choose(v, [c], 0.0, 0.1, 24, dated=False, undated_threshold=sim * 0.9).cluster_id == "c1"
+    assert choose(v, [c], 0.0, 0.1, 24, dated=False, undated_threshold=sim * 1.1).cluster_id is None
+    # another weekday named: the bar is higher
+    assert choose(v, [c], 0.0, 0.1, 24, dated=False, undated_threshold=sim * 0.9, weekday=0,
+                  weekday_mismatch=2.0).cluster_id is None
+
+
+def test_a_dated_story_days_old_joins_on_what_text_alone_would_join():
+    v = _vec("Ceasefire talks in Istanbul", "Ukraine and Russia negotiators met in Istanbul for ceasefire talks.")
+    c = Cluster("c1", v, 3, when=0.0)
+    three_days = 3 * 86400.0
+    assert choose(v, [c], three_days, 0.5, 24).cluster_id is None  # decayed to 1/8
+    assert choose(v, [c], three_days, 0.5, 24, undated_threshold=0.6, text_window_hours=96).cluster_id == "c1"
+    assert choose(v, [c], 3 * three_days, 0.5, 24, undated_threshold=0.6, text_window_hours=96).cluster_id is None

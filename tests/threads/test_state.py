@@ -109,3 +109,30 @@ def test_concurrent_workers_put_two_reports_of_one_event_in_one_story(client, ke
             w.join()
         assert results["a"].story.cluster_id == results["b"].story.cluster_id
         assert sorted([results["a"].story.created, results["b"].story.created]) == [False, True]
+
+
+def test_each_cluster_row_matches_its_fields_and_new_index_sets_expire(client, keys):
+    """The decision reads a candidate's size, time, version, dated flag, weekday and thread from
+    its one ``row`` field (state._row), not from the fields themselves: they must agree after
+    starts and joins. An index set is given its life on its first growth (its TTL is extended
+    only every few growths), so no set of a new cluster lives forever."""
+    import json
+
+    from worker.threads.state import _unrow
+
+    state = ThreadState(client, keys, ThreadSettings())
+    now = time.time()
+    for i, a in enumerate(_seeds()):
+        state.assign(f"s{i}", a.title, a.text + " on Wednesday", "en", now + i, dated=False)
+    for level in ("story", "thread"):
+        ids = [m.decode() for m in client.zrange(keys.cluster_all(level), 0, -1)]
+        assert ids
+        for cid in ids:
+            h = client.hgetall(keys.cluster(level, cid))
+            size, when, version, dated, weekday, thread = _unrow(h[b"row"])
+            assert size == int(h[b"size"]) and version == int(h[b"v"]) and when == float(h[b"when"])
+            assert dated == (h[b"dated"] == b"1")
+            assert weekday == (int(h[b"wd"]) if b"wd" in h else None)
+            assert thread == (h[b"thread"].decode() if b"thread" in h else None)
+            for term in json.loads(h[b"indexed"]):
+                assert client.ttl(keys.cluster_index(level, term)) > 0

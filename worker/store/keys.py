@@ -124,9 +124,9 @@ class Keys:
         """Sorted set of all cluster ids of a level, scored by last activity."""
         return f"{self.prefix}:th:{level}:all"
 
-    @property
-    def thread_lock(self) -> str:
-        return f"{self.prefix}:th:lock"
+    def term_versions(self, level: str) -> str:
+        """Hash index set name -> clusters added to it, for the optimistic commit's checks."""
+        return f"{self.prefix}:th:{level}:tv"
 
     def assignment(self, article_id: str) -> str:
         """Story and thread already chosen for an article, so a redelivered task repeats it."""

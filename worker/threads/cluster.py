@@ -26,11 +26,18 @@ from itertools import repeat
 from operator import itemgetter, mul
 from typing import NamedTuple
 
+import regex
 import Stemmer
-from wordfreq import word_frequency
+from wordfreq import top_n_list, word_frequency
 
-_TOKEN = re.compile(r"[^\W\d_][\w'’.-]*[^\W_]|[^\W\d_]", re.UNICODE)
-_TOKEN_SPLIT = re.compile(f"({_TOKEN.pattern})", re.UNICODE)
+from worker.words import is_unspaced, is_unspaced_unit, units
+
+#: a word of a spaced script: a letter first, then letters, digits, combining marks and inner
+#: ' . -, ending on a letter, digit or mark. The ``regex`` module, not ``re``: ``\w`` has no
+#: combining marks, so stdlib patterns split Devanagari or Thai words at every vowel sign
+_LETTER = r"\p{L}\p{M}*"
+_TOKEN = regex.compile(rf"{_LETTER}(?:[\p{{L}}\p{{N}}\p{{M}}'’.-]*[\p{{L}}\p{{N}}\p{{M}}])?", regex.V1)
+_TOKEN_SPLIT = regex.compile(f"({_TOKEN.pattern})", regex.V1)
 #: characters after a word that make the next word open a sentence (or a line)
 _SENTENCE_END = frozenset(".!?:\n\"“")
 #: pseudo-documents the wordfreq prior counts for; the online counts take over past this many.
@@ -65,14 +72,36 @@ _TITLES = frozenset(
     "judge chief gen general adm dr mr mrs ms sir dame king queen prince princess pope speaker "
     "leader chancellor ambassador attorney commissioner director spokesman spokeswoman former".split()
 )
-#: languages with a Snowball stemmer, by ISO 639-1 code (py3langid's codes); others are not stemmed
-_STEMMERS = {
+#: Snowball stemmers of PyStemmer, by ISO 639-1 code (py3langid's codes); those a PyStemmer
+#: release lacks are left out (see ``_stemmer``)
+_SNOWBALL = {
     "ar": "arabic", "ca": "catalan", "cs": "czech", "da": "danish", "de": "german", "el": "greek",
-    "en": "english", "es": "spanish", "eu": "basque", "fi": "finnish", "fr": "french",
-    "hu": "hungarian", "id": "indonesian", "it": "italian", "lt": "lithuanian", "nl": "dutch",
-    "no": "norwegian", "pt": "portuguese", "ro": "romanian", "ru": "russian", "sv": "swedish",
-    "tr": "turkish",
+    "en": "english", "eo": "esperanto", "es": "spanish", "et": "estonian", "eu": "basque",
+    "fa": "persian", "fi": "finnish", "fr": "french", "ga": "irish", "hi": "hindi",
+    "hu": "hungarian", "hy": "armenian", "id": "indonesian", "it": "italian", "lt": "lithuanian",
+    "nb": "norwegian", "ne": "nepali", "nl": "dutch", "no": "norwegian", "pl": "polish",
+    "pt": "portuguese", "ro": "romanian", "ru": "russian", "sr": "serbian", "sv": "swedish",
+    "ta": "tamil", "tr": "turkish", "yi": "yiddish",
 }
+_STEMMERS = {code: name for code, name in _SNOWBALL.items() if name in set(Stemmer.algorithms())}
+#: a language with no stemmer has its words cut to this many characters instead ("truncation
+#: stemming", McNamee and Mayfield 2004: for inflected languages nearly as good as a stemmer)
+_TRUNCATE = 6
+
+#: languages that capitalise every noun (German): there a capitalised word mid-sentence is a
+#: name only when it is rare in general text, as a sentence opener is elsewhere
+_NOUN_CAPITALS = frozenset({"de", "lb"})
+#: a word this rare (wordfreq, in the article's language) counts as a name in scripts without
+#: capital letters (Arabic, Hebrew, Devanagari, ...): names are what general text seldom says
+_CASELESS_NAME_FREQ = 1e-5
+#: in a language that capitalises nouns, a lone capitalised word rarer than this is a name
+#: ("Scholz" 9e-6, "Lindner" 8e-6; "Haushalt" 2e-5, "Regierung" 2e-4); runs of two or more
+#: capitalised words ("Olaf Scholz") are names whatever their frequency
+_NOUN_NAME_FREQ = 1e-5
+#: stop words: each language's most frequent words in wordfreq ("der", "في", "的"), dropped
+#: from the terms. Their IDF is near zero anyway; dropped, they cost no document-frequency
+#: count in Redis and do not pad the vector of a short text
+_STOP_WORDS = 100
 
 Vector = dict[str, float]
 #: sort key of a (feature, weight) pair
@@ -103,6 +132,29 @@ def prior_df(term: str, language: str) -> float:
 
 
 @lru_cache(maxsize=64)
+def stop_words(language: str) -> frozenset[str]:
+    """The language's ``_STOP_WORDS`` most frequent words, none for a language wordfreq lacks."""
+    if language not in _FREQ_LANGUAGES and language not in {"ja", "zh", "ko"}:
+        return frozenset()
+    try:
+        return frozenset(top_n_list(language, _STOP_WORDS))
+    except (LookupError, ValueError):  # wordfreq without its optional tokenizer for a language
+        return frozenset()
+
+
+def is_caseless(text: str) -> bool:
+    """Whether the text's letters are mostly of scripts without capital letters (Arabic, Hebrew,
+    Devanagari, Thai, Han, ...), where capitalisation cannot find names."""
+    sample = text[:2000]
+    letters = cased = 0
+    for ch in sample:
+        if ch.isalpha():
+            letters += 1
+            cased += ch.isupper() or ch.islower()
+    return letters > 0 and cased < letters / 2
+
+
+@lru_cache(maxsize=64)
 def _stemmer(language: str) -> Stemmer.Stemmer | None:
     name = _STEMMERS.get(language)
     return Stemmer.Stemmer(name, 50_000) if name else None
@@ -111,13 +163,14 @@ def _stemmer(language: str) -> Stemmer.Stemmer | None:
 @lru_cache(maxsize=200_000)
 def stem(word: str, language: str) -> str:
     s = _stemmer(language)
-    return s.stemWord(word) if s else word
+    return s.stemWord(word) if s else word[:_TRUNCATE]
 
 
 def stems(words: list[str], language: str) -> list[str]:
-    """``stem`` of each word, in one call into the stemmer (which caches stems itself)."""
+    """``stem`` of each word, in one call into the stemmer (which caches stems itself); the
+    first ``_TRUNCATE`` characters where the language has none."""
     s = _stemmer(language)
-    return s.stemWords(words) if s else words
+    return s.stemWords(words) if s else [w[:_TRUNCATE] for w in words]
 
 
 class Token(NamedTuple):
@@ -179,6 +232,7 @@ def entities(toks: list[Token], language: str) -> list[tuple[str, str]]:
     """
     out: list[tuple[str, str]] = []  # (lower-cased key, as written)
     run: list[Token] = []
+    noun_caps = language in _NOUN_CAPITALS
 
     def flush() -> None:
         if not run:
@@ -192,6 +246,8 @@ def entities(toks: list[Token], language: str) -> list[tuple[str, str]]:
                 del run[:2]  # "Secretary of State Marco Rubio"
         while run and run[0].lower in _NAME_JOINERS:
             del run[0]
+        if noun_caps and len(run) == 1 and _freq(run[0].lower, language) > _NOUN_NAME_FREQ:
+            run.clear()  # "Regierung", "Krieg": one capitalised common word is a German noun
         if run:
             words = run[:_MAX_ENTITY_WORDS]
             out.append((" ".join(t.lower for t in words), " ".join(t.word for t in words)))
@@ -205,7 +261,7 @@ def entities(toks: list[Token], language: str) -> list[tuple[str, str]]:
         if t.capitalised and len(t.word) > 1 and t.lower not in _NOT_NAMES:
             if t.sentence_start:
                 flush()
-                if t.lower not in mid_caps and _freq(t.lower, language) > _RARE_WORD_FREQ:
+                if (noun_caps or t.lower not in mid_caps) and _freq(t.lower, language) > _RARE_WORD_FREQ:
                     continue  # "The", "After", "Recognizing": an ordinary word opening the sentence
             run.append(t)
         elif run and t.lower in _NAME_JOINERS:
@@ -225,6 +281,51 @@ class Features:
     display: dict[str, str]  # feature -> how to show it (a word, or a name as written)
 
 
+#: weekday names (Monday = 0) in the languages of the benchmarks and a few more: news dates an
+#: event by its weekday ("on Wednesday"), relative to the report's own date. Hand-written: no
+#: well-kept package maps weekday names of many languages to numbers without a locale install
+_WEEKDAYS = {
+    name: day
+    for names in (
+        "monday tuesday wednesday thursday friday saturday sunday",  # en
+        "montag dienstag mittwoch donnerstag freitag samstag sonntag",  # de
+        "lunes martes miércoles jueves viernes sábado domingo",  # es
+        "lundi mardi mercredi jeudi vendredi samedi dimanche",  # fr
+        "lunedì martedì mercoledì giovedì venerdì sabato domenica",  # it
+        "maandag dinsdag woensdag donderdag vrijdag zaterdag zondag",  # nl
+        "poniedziałek wtorek środa czwartek piątek sobota niedziela",  # pl
+        "pazartesi salı çarşamba perşembe cuma cumartesi pazar",  # tr
+    )
+    for day, name in enumerate(names.split())
+}
+_WEEKDAYS["sonnabend"] = 5
+
+
+def event_weekday(title: str | None, text: str) -> int | None:
+    """The weekday an article dates its event by (Monday = 0): the one its title and lead name
+    most often, the first named on a tie; None when it names none."""
+    counts: Counter[int] = Counter()
+    first: dict[int, int] = {}
+    for i, u in enumerate(units(f"{title or ''}\n{text}")):
+        day = _WEEKDAYS.get(u.lower())
+        if day is not None:
+            counts[day] += 1
+            first.setdefault(day, i)
+    if not counts:
+        return None
+    return max(counts, key=lambda d: (counts[d], -first[d]))
+
+
+def event_time(when: float, weekday: int | None) -> float:
+    """The event's time from a dated report of it: the last ``weekday`` on or before the
+    report's (UTC) day, as "on Wednesday" in a Friday report means two days earlier."""
+    if weekday is None:
+        return when
+    day = int(when // 86400)
+    report_weekday = (day + 3) % 7  # 1970-01-01 was a Thursday
+    return when - ((report_weekday - weekday) % 7) * 86400.0
+
+
 def lead(text: str, words: int = LEAD_WORDS) -> str:
     """The first ``words`` words of a body, cut at a paragraph or sentence end when one is near."""
     if len(text) < words * 5:  # short bodies (under ~words words) need no cut; avoids a split
@@ -240,13 +341,18 @@ def lead(text: str, words: int = LEAD_WORDS) -> str:
 def features(title: str | None, text: str, language: str | None) -> Features:
     """Terms (stems) and entities of an article's title and body."""
     language = language or "en"
+    if is_unspaced(f"{title or ''}\n{text}"):
+        return _unspaced_features(title, text, language)
     counts: Counter[str] = Counter()
     surface: dict[str, str] = {}
     title_toks, body_toks = tokens(title or ""), tokens(text)
     display: dict[str, str] = {}
     ents: Counter[str] = Counter()
+    stops = stop_words(language)
+    if is_caseless(text or title or ""):
+        return _caseless_features(title_toks, body_toks, language, stops)
     for weight, toks in ((_TITLE_BOOST, title_toks), (1.0, body_toks)):
-        words = [t.lower for t in toks if len(t.lower) >= 2]
+        words = [t.lower for t in toks if len(t.lower) >= 2 and t.lower not in stops]
         for word, s in zip(words, stems(words, language)):
             counts[s] += weight
             # the commonest surface form gives the most cautious (largest) prior
@@ -272,6 +378,66 @@ def features(title: str | None, text: str, language: str | None) -> Features:
             counts["e:" + e] += c * ENTITY_WEIGHT
             surface["e:" + e] = e
     return Features(counts, surface, display)
+
+
+def _caseless_features(title_toks: list[Token], body_toks: list[Token], language: str, stops: frozenset[str]) -> Features:
+    """Terms and names of a text in a script without capitals: names are runs of words rare in
+    the language's general text (``_CASELESS_NAME_FREQ``), since case cannot mark them."""
+    counts: Counter[str] = Counter()
+    surface: dict[str, str] = {}
+    display: dict[str, str] = {}
+    for weight, toks in ((_TITLE_BOOST, title_toks), (1.0, body_toks)):
+        words = [t.lower for t in toks if len(t.lower) >= 2 and t.lower not in stops]
+        for word, s in zip(words, stems(words, language)):
+            counts[s] += weight
+            if s not in surface or _freq(word, language) > _freq(surface[s], language):
+                surface[s] = display[s] = word
+        if ENTITY_WEIGHT > 0:
+            run: list[str] = []
+            for t in toks + [None]:  # type: ignore[list-item]
+                if t is not None and t.joined and len(t.lower) >= 3 and _freq(t.lower, language) < _CASELESS_NAME_FREQ:
+                    run.append(t.lower)
+                    continue
+                if t is not None and not t.joined and len(t.lower) >= 3 and _freq(t.lower, language) < _CASELESS_NAME_FREQ:
+                    if run:
+                        key = " ".join(run[:_MAX_ENTITY_WORDS])
+                        counts["e:" + key] += weight * ENTITY_WEIGHT
+                        surface["e:" + key] = display["e:" + key] = key
+                    run = [t.lower]
+                    continue
+                if run:
+                    key = " ".join(run[:_MAX_ENTITY_WORDS])
+                    counts["e:" + key] += weight * ENTITY_WEIGHT
+                    surface["e:" + key] = display["e:" + key] = key
+                run = []
+    return Features(counts, surface, display)
+
+
+def _unspaced_features(title: str | None, text: str, language: str) -> Features:
+    """Terms of a text in a script written without spaces (Chinese, Japanese, Thai): character
+    bigrams within each run of such characters, and the words of spaced runs (Latin names,
+    numbers). A bigram is the standard unit for CJK retrieval when no segmenter is at hand
+    (jieba or MeCab with their dictionaries: 50-100 MB). No stems and no names: bigrams of a
+    name are its features already."""
+    counts: Counter[str] = Counter()
+    surface: dict[str, str] = {}
+    stops = stop_words(language)
+    for weight, part in ((_TITLE_BOOST, title or ""), (1.0, text)):
+        prev = ""
+        for u in units(part):
+            if is_unspaced_unit(u):
+                if prev:
+                    gram = prev + u
+                    counts[gram] += weight
+                    surface.setdefault(gram, gram)
+                prev = u
+            else:
+                prev = ""
+                low = u.lower()
+                if len(low) >= 2 and not low.isdigit() and low not in stops:
+                    counts[low] += weight
+                    surface.setdefault(low, low)
+    return Features(counts, surface, dict(surface))
 
 
 def _ngrams(toks: list[Token]) -> Iterable[str]:
@@ -319,9 +485,12 @@ def cosine(a: Mapping[str, float], b: Mapping[str, float], norm_a: float | None 
     return dot / (norm_a * norm_b)
 
 
-def decay(age_hours: float, half_life_hours: float) -> float:
-    """Pull of a cluster last active ``age_hours`` ago: 1 now, 1/2 after one half-life."""
-    return 0.5 ** (max(0.0, age_hours) / half_life_hours)
+def decay(age_hours: float, half_life_hours: float, window_hours: float = 0.0) -> float:
+    """Pull of a cluster whose time is ``age_hours`` away: 1 within ``window_hours``, then
+    halving every ``half_life_hours``. The window is the span one event is reported over
+    (outlets cover an event for 0-4 days); a pure exponential from the first hour split such
+    events, and its fall beyond the window is what keeps two events of one kind apart."""
+    return 0.5 ** (max(0.0, age_hours - window_hours) / half_life_hours)
 
 
 @dataclass(frozen=True)
@@ -332,6 +501,11 @@ class Cluster:
     vector: Vector | Callable[[], Vector]
     size: int
     when: float  # the cluster's time for decay, unix seconds (see ``cluster_time``)
+    #: whether ``when`` comes from real dates; an undated cluster (its members carried their
+    #: ingestion time only) has no time to compare, so it is judged on text alone
+    dated: bool = True
+    version: int = 0  # the cluster's write count, for the optimistic commit (state.py)
+    weekday: int | None = None  # the weekday its first member dated its event by
 
     @cached_property
     def centroid(self) -> Vector:
@@ -361,23 +535,50 @@ _MAX_COSINE = 1.0 + 1e-9
 @dataclass(frozen=True)
 class Choice:
     cluster_id: str | None  # None: start a new cluster
-    score: float
+    score: float  # the chosen (or best) cluster's decayed similarity over its threshold: >= 1 joins
 
 
 def choose(
-    vec: Vector, candidates: Iterable[Cluster], now: float, threshold: float, half_life_hours: float
+    vec: Vector, candidates: Iterable[Cluster], now: float, threshold: float, half_life_hours: float,
+    window_hours: float = 0.0, dated: bool = True, undated_threshold: float | None = None,
+    weekday: int | None = None, weekday_mismatch: float = 1.0, text_window_hours: float = 0.0,
 ) -> Choice:
-    """The best cluster for ``vec``, or none when no decayed similarity reaches ``threshold``."""
-    best = Choice(None, 0.0)
+    """The best cluster for ``vec``, or none when no decayed similarity reaches its threshold.
+
+    Between a dated article and a dated cluster, the similarity is decayed by their time apart
+    (``decay``) and compared with ``threshold``. When either has no date (a scrape replayed with
+    its ingestion time only), there is no time evidence: the plain cosine is compared with
+    ``undated_threshold``, a stricter bar chosen for that case, since text alone must then keep
+    apart the events of one kind that dates would have. Candidates are ranked by score over
+    their threshold, so both kinds compete fairly in a mixed feed. Undated, the weekday the
+    article dates its event by (``event_weekday``) is the time evidence left: when it differs
+    from the cluster's, the bar is ``weekday_mismatch`` times higher. Dated, within
+    ``text_window_hours`` of the cluster's time the bar is never above the undated one."""
+    undated_threshold = threshold if undated_threshold is None else undated_threshold
+    best_id, best = None, 0.0
     vec_norm = norm(vec)
     for c in candidates:
-        pull = decay(abs(now - c.when) / 3600.0, half_life_hours)
-        if pull * _MAX_COSINE <= best.score:
+        text_bar = undated_threshold
+        if weekday is not None and c.weekday is not None and weekday != c.weekday:
+            text_bar *= weekday_mismatch  # "on Monday" and "on Wednesday": two events, likely
+        if dated and c.dated:
+            gap = abs(now - c.when) / 3600.0
+            pull = decay(gap, half_life_hours, window_hours)
+            bar = threshold / pull if pull > 0.0 else math.inf  # months apart: no pull at all
+            if gap <= text_window_hours:
+                # within the days one event is covered over, what text alone would join is
+                # joined: a date can add evidence, never take away what the text shows
+                bar = min(bar, text_bar)
+            if bar == math.inf:
+                continue
+        else:
+            bar = text_bar
+        if _MAX_COSINE / bar <= best:
             continue  # cannot score above the best so far, whatever its cosine: skip computing it
-        score = cosine(vec, c.centroid, vec_norm) * pull
-        if score > best.score:
-            best = Choice(c.cluster_id, score)
-    return best if best.score >= threshold else Choice(None, best.score)
+        score = cosine(vec, c.centroid, vec_norm) / bar
+        if score > best:
+            best_id, best = c.cluster_id, score
+    return Choice(best_id, best) if best >= 1.0 else Choice(None, best)
 
 
 def merge(centroid: Vector, size: int, vec: Vector, top_k: int) -> Vector:

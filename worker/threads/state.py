@@ -6,22 +6,35 @@ Two levels. A story is one event (days); a thread is the ongoing story its event
 only an article that starts a story looks for a thread, first among the watched threads of the
 configuration, then among the discovered ones.
 
-Race safety: the vector is built outside any lock (it reads document frequencies only), then
-the decision and its writes run under one Redis lock, so two workers never both start a story
-for the same event, and a redelivered task finds its recorded assignment and repeats it.
+Race safety without a lock (optimistic concurrency): a worker reads, decides and computes the
+new state with no lock held, then commits with one Lua script (lua/commit.lua) that checks what
+the decision read is unchanged and writes everything atomically, or answers 'conflict', upon
+which the worker reads again and decides again. What is checked:
+
+* the version of each cluster written (a merge into a story or thread another worker changed
+  meanwhile would lose that worker's member), and that a new cluster's id is free;
+* for a new cluster, the term versions of the index sets the article looked its candidates up
+  in: every cluster added to a set bumps the set's version, so two workers that both found no
+  story for two copies of one new event cannot both start one: the second one's commit sees the
+  first one's story in its sets, decides again, and joins it.
+
+Assignments of unrelated articles touch different clusters and sets, so workers do not wait for
+each other: the global lock this replaces (held ~3 ms an article) capped a deployment at ~300
+articles a second. A redelivered task finds its recorded assignment and repeats it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
+import threading
 import time
-from importlib import resources
 import uuid
+from collections import OrderedDict
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
+from importlib import resources
 
 import redis
 
@@ -30,15 +43,12 @@ from worker.settings import ThreadSettings
 from worker.store.keys import Keys
 from worker.threads.cluster import (
     Choice, Cluster, Features, Vector, best_watched, choose, cluster_time, cosine, definition_vector,
-    features, key_terms, lead, merge, strongest, thread_label, vectorise,
+    event_time, event_weekday, features, key_terms, lead, merge, strongest, thread_label, vectorise,
 )
 from worker.threads.watched import WatchedThread, load_watched
 
-_INDEX_SCRIPT = resources.files("worker.threads").joinpath("lua/index_cluster.lua").read_text()
-_COUNT_SCRIPT = resources.files("worker.threads").joinpath("lua/count_features.lua").read_text()
-_CANDIDATES_SCRIPT = resources.files("worker.threads").joinpath("lua/candidates.lua").read_text()
-_READ_SCRIPT = resources.files("worker.threads").joinpath("lua/read_clusters.lua").read_text()
-_RELEASE_SCRIPT = resources.files("worker.threads").joinpath("lua/release_lock.lua").read_text()
+_LUA = resources.files("worker.threads").joinpath("lua")
+_COMMIT_SCRIPT = _LUA.joinpath("commit.lua").read_text()
 
 #: features of an article used to look up candidate clusters in the inverted index
 _LOOKUP_TERMS = 12
@@ -49,17 +59,33 @@ _INDEX_TERMS = 15
 #: clusters kept per feature in the inverted index (most recently active); older ones drop out,
 #: so a busy feature ("biden") costs the same lookup and memory after a year as after a week
 _INDEX_KEEP = 200
+#: growths of an index set between two trims to ``_INDEX_KEEP``: trimming on every write cost a
+#: Redis command per index write, 15-30 for a new story and thread. A set thus holds up to 7
+#: clusters more than kept, beyond the ``_PER_TERM`` most recent that a lookup reads
+_INDEX_EVERY = 8
+#: articles whose document-frequency counts a process adds up before sending them, one HINCRBY
+#: per distinct feature of the batch. 32 took AllSides from 69 to 31 HINCRBY per article (it
+#: arrives story by story), but the counts then reach IDF up to 32 articles late, and that
+#: changed a decision: seed 003 joined 000's story in the seeds' undated replay
+#: (tests/threads/test_replay_seeds.py), whose margin is 0.006 of cosine. Kept at 1, the
+#: previous behaviour (each article's counts go with the next round trip)
+_DF_BATCH = 1
+#: how long a cluster's scores in the index sets it stays in go unrefreshed, in seconds of its
+#: own time: a set lists its clusters most recently active first, and an hour's drift in that
+#: order changes no lookup, while refreshing all 15 sets on every join was a third of Redis's
+#: time per assignment (30 ZADD + 30 EXPIRE + 30 ZREMRANGEBYRANK)
+_INDEX_REFRESH_SECONDS = 6 * 3600
+#: decimals kept of a stored weight: 4 change no cosine beyond the 4th decimal, and halve the
+#: bytes Redis copies for each candidate read
+_WEIGHT_DECIMALS = 4
+#: clusters whose centroid a process keeps decoded, by version: a candidate it wrote or read
+#: before and nobody changed since costs no centroid bytes from Redis
+_CACHE_CLUSTERS = 20_000
 #: how each level dates a cluster for decay (see cluster.cluster_time)
 _LEVEL_TIME = {"story": "mean", "thread": "last"}
-#: longest the assignment lock is held, in seconds; an assign takes milliseconds
-_LOCK_TIMEOUT = 30
-#: longest a worker waits for the lock, in seconds, before the task is retried
-_LOCK_WAIT = 60
-#: how often a waiting worker tries the lock again, in seconds. The lock is held ~3 ms per
-#: article; redis-py's default (0.1 s) made every collision cost up to 100 ms, which cost two
-#: workers ~5% of their throughput. 2 ms: a waiter gets it soon after release, and even ten
-#: waiting workers add only a few thousand SET NX a second.
-_LOCK_POLL = 0.002
+#: decisions tried before the task is retried: each conflict means another worker committed a
+#: change to what this one read, so a run of them needs a burst on one event
+_MAX_ATTEMPTS = 50
 
 
 @dataclass(frozen=True)
@@ -94,13 +120,10 @@ class _Stored:
     display: dict[str, str]
     indexed: list[str]
     thread: str | None  # stories only: the thread the story belongs to
-
-
-def _eval(pipe: redis.client.Pipeline, script: str, keys: list[str], args: list[object]) -> None:
-    """Queue a Lua script on ``pipe`` as EVAL. A registered script (EVALSHA) makes redis-py send
-    SCRIPT EXISTS before every pipeline it is on, a round trip of its own; EVAL sends the source
-    (under a kilobyte) instead, and Redis reuses the script it compiled for it last time."""
-    pipe.eval(script, len(keys), *keys, *args)
+    version: int
+    dated: bool
+    indexed_at: float  # the cluster's time (its latest member's) when its index scores were set
+    weekday: int | None  # the weekday its first member that named one dated the event by
 
 
 def _decode(cid: str, raw: Mapping[bytes, bytes]) -> _Stored | None:
@@ -112,7 +135,42 @@ def _decode(cid: str, raw: Mapping[bytes, bytes]) -> _Stored | None:
         float(get(b"last", b"0")), float(get(b"when", get(b"last", b"0"))), get(b"label").decode(),
         json.loads(get(b"label_vec", b"{}")), json.loads(get(b"display", b"{}")),
         json.loads(get(b"indexed", b"[]")), get(b"thread").decode() or None,
+        int(get(b"v", b"0")), get(b"dated", b"1") == b"1", float(get(b"ixt", b"0")),
+        int(raw[b"wd"]) if raw.get(b"wd") not in (None, b"") else None,
     )
+
+
+def _dump(vec: Mapping[str, float]) -> str:
+    return json.dumps({t: round(w, _WEIGHT_DECIMALS) for t, w in vec.items()}, separators=(",", ":"), ensure_ascii=False)
+
+
+
+def _row(size: int, when: float, version: int, dated: bool, weekday: int | None, thread: str | None) -> str:
+    """What the decision reads of each candidate cluster, in one hash field (``row``) written
+    with the cluster: one field name per candidate instead of six saves ~0.7 KB sent and
+    received per assignment (the fields stay apart too, for ``_decode``). ``version`` is the
+    one the commit writes: it writes only when the version it replaces is the one expected."""
+    return f"{size} {when!r} {version} {int(dated)} {'' if weekday is None else weekday} {thread or ''}"
+
+
+def _unrow(raw: bytes) -> tuple[int, float, int, bool, int | None, str | None]:
+    size, when, version, dated, weekday, thread = raw.decode().split(" ")
+    return int(size), float(when), int(version), dated == "1", int(weekday) if weekday else None, thread or None
+
+
+@dataclass
+class _Level:
+    """One level's part of a commit."""
+
+    cid: str
+    expected: str  # the version read, "" for a new cluster
+    score: float
+    checks: list[tuple[str, bytes]]  # (index set, version read) for a new cluster
+    fields: dict[str, object]
+    add: list[str]  # index sets
+    drop: list[str]
+    info: ClusterInfo
+    centroid: Vector  # the new centroid, for the process's cache
 
 
 class ThreadState:
@@ -122,26 +180,25 @@ class ThreadState:
         self._r = client
         self._k = keys
         self._s = settings
-        self._read_script = client.register_script(_READ_SCRIPT)
+        # EVALSHA, with EVAL only the first time a Redis lacks the script
+        self._commit = client.register_script(_COMMIT_SCRIPT)
         self._watched: dict[str, WatchedThread] = {w.thread_id: w for w in load_watched(settings.watched_path)}
         self._definitions = [
             (w.thread_id, definition_vector(w.name, w.description, w.key_terms, "en", settings.centroid_terms), w.key_terms)
             for w in self._watched.values()
         ]
+        #: conflicts met by this process's commits (each one a decision taken again)
+        self.conflicts = 0
+        #: committed articles' features not yet counted in Redis (see ``_DF_BATCH``, ``flush``)
+        self._pending: Counter[str] = Counter()
+        self._pending_articles = 0
+        self._pending_lock = threading.Lock()  # a Celery thread pool shares one ThreadState
+        #: (level, cluster id) -> (version, centroid), most recently used last
+        self._cache: OrderedDict[tuple[str, str], tuple[int, Vector]] = OrderedDict()
 
     @property
     def watched(self) -> list[WatchedThread]:
         return list(self._watched.values())
-
-    def _queue_dfs(self, pipe: redis.client.Pipeline, feats: Features) -> None:
-        pipe.hmget(self._k.df, list(feats.counts))
-        pipe.get(self._k.df_total)
-
-    def _vectorise(self, feats: Features, replies: list, language: str | None) -> Vector:
-        """The vector from the two replies ``_queue_dfs`` queued, first on the pipeline."""
-        dfs_raw, n_raw = replies[0], replies[1]
-        dfs = {t: float(v) for t, v in zip(feats.counts, dfs_raw) if v is not None}
-        return vectorise(feats, dfs, float(n_raw or 0), language, self._s.centroid_terms)
 
     @staticmethod
     def _recorded(done: bytes | None) -> Assignment | None:
@@ -151,162 +208,250 @@ class ThreadState:
         data = json.loads(done)
         return Assignment(ClusterInfo(**data["story"]), ClusterInfo(**data["thread"]))
 
-    def assign(self, article_id: str, title: str | None, text: str, language: str | None, when: float) -> Assignment:
-        """Story and thread of an article dated ``when`` (unix seconds); a second call for the
-        same article returns the first answer."""
-        # features before the recorded-assignment check, so that the check and the document
-        # frequencies take one round trip: a redelivery is rare, a round trip is ~100 µs
-        feats = features(title, lead(text), language)
+    def assign(
+        self, article_id: str, title: str | None, text: str, language: str | None, when: float,
+        dated: bool = True,
+    ) -> Assignment:
+        """Story and thread of an article dated ``when`` (unix seconds); ``dated``: whether
+        ``when`` is a real date of the article or only its ingestion time (then the decision
+        rests on text alone, see cluster.choose). A second call for the same article returns
+        the first answer."""
+        body = lead(text)
+        feats = features(title, body, language)
+        weekday = event_weekday(title, body)
+        if dated and self._s.weekday_dates:
+            when = event_time(when, weekday)  # "on Wednesday" in a Friday report
+        terms = list(feats.counts)
         pipe = self._r.pipeline(transaction=False)
-        self._queue_dfs(pipe, feats)
+        self._queue_counts(pipe)
         pipe.get(self._k.assignment(article_id))
-        replies = pipe.execute()
-        done = self._recorded(replies[2])
+        pipe.get(self._k.df_total)
+        if terms:
+            pipe.hmget(self._k.df, terms)
+        replies = pipe.execute()[-3 if terms else -2:]
+        done = self._recorded(replies[0])
         if done:
             return done
-        vec = self._vectorise(feats, replies, language)
+        dfs = {t: float(v) for t, v in zip(terms, replies[2] if terms else []) if v is not None}
+        vec = vectorise(feats, dfs, float(replies[1] or 0), language, self._s.centroid_terms)
         headline = (title or "").strip() or "(untitled)"
-        token = uuid.uuid4().hex.encode()
-        try:
-            recorded, story_ids, thread_ids = self._lock_and_look_up(article_id, vec, token)
-            done = self._recorded(recorded)
-            if done:
-                released = self._release(token)
-            else:
-                done, released = self._assign_locked(
-                    article_id, vec, feats, headline, language, when, story_ids, thread_ids, token,
-                )
-        except BaseException:
-            # the lock may be ours (taken, and not released by the writes): free it rather than
-            # make every worker wait for it to expire; the token check makes this a no-op if not
-            with contextlib.suppress(redis.RedisError):  # the error to report is the first one
-                self._release(token)
-            raise
-        if not released:
-            # lost (expired) before release: what was written is complete and recorded, so a
-            # retry repeats it (as with redis-py's Lock, which raised at release)
-            raise TransientError("thread lock: lost before release")
-        return done
+        for _ in range(_MAX_ATTEMPTS):
+            outcome = self._attempt(article_id, vec, feats, headline, language, when, dated, weekday)
+            if outcome is not None:
+                return outcome
+            self.conflicts += 1
+        # nothing was written: a retry of the task decides again
+        raise TransientError(f"thread assignment: {_MAX_ATTEMPTS} conflicting commits in a row")
 
-    def _release(self, token: bytes) -> bool:
-        """Free the assignment lock if ``token`` still holds it; whether it did."""
-        return bool(self._r.eval(_RELEASE_SCRIPT, 1, self._k.thread_lock, token))
+    def _candidates(self, level: str, sets: list[str]) -> tuple[list[Cluster], list, dict[str, str | None]]:
+        """One level's candidate clusters (those still stored: an id outlives its hash by up to
+        a TTL in the index), the term versions of the sets they were looked up in, and each
+        candidate's story-level thread id.
 
-    def _lock_and_look_up(self, article_id: str, vec: Vector, token: bytes) -> list:
-        """Take the assignment lock, then read under it the assignment a concurrent worker may
-        have recorded meanwhile and the candidate ids of both levels (the same features; the
-        thread's are wasted when the article joins a story, but cost microseconds, a round trip
-        ~100). The first try at the lock shares the reads' round trip: Redis runs one
-        connection's commands in order, so once the SET NX succeeded the reads after it are
-        under the lock; a worker that did not get it drops them, waits and reads again."""
-        lookup_terms = strongest(vec, _LOOKUP_TERMS)
-        deadline = time.monotonic() + _LOCK_WAIT
-        have_lock = False
-        while True:
+        Plain pipelined commands, no script: the candidates script this replaces cost Redis
+        ~230 µs a call, most of it Lua's own work (each reply converted to a Lua table and
+        back), against ~35 µs for the same reads as plain commands. Two round trips, and still
+        race-safe: the term versions are read *before* the sets, so a cluster added to a set
+        after the versions were read bumps a version past what was read, and the commit
+        (lua/commit.lua) answers 'conflict'. Rows may be fresher than the sets: the commit
+        checks the version of the cluster joined. A centroid is read only when this process
+        lacks the candidate (by id) in its cache, in the same round trip as the rows; a cached
+        one of an older version is read apart."""
+        pipe = self._r.pipeline(transaction=False)
+        if sets:
+            pipe.hmget(self._k.term_versions(level), sets)
+        for name in sets:
+            pipe.zrevrange(name, 0, _PER_TERM - 1)
+        replies = pipe.execute() if sets else [[]]
+        versions, lists = replies[0], replies[1:]
+        most = self._s.max_candidates
+        seen: set[bytes] = set()
+        ids: list[str] = []
+        for members in lists:
+            if len(ids) >= most:
+                break
+            for raw_id in members:
+                if raw_id not in seen:
+                    seen.add(raw_id)
+                    ids.append(raw_id.decode())
+                    if len(ids) == most:
+                        break
+        if not ids:
+            return [], versions, {}
+        pipe = self._r.pipeline(transaction=False)
+        cold = [(level, cid) not in self._cache for cid in ids]
+        for cid, need in zip(ids, cold):
+            pipe.hmget(self._k.cluster(level, cid), "row", *(("centroid",) if need else ()))
+        found: list[tuple[str, int, float, int, bool, int | None]] = []
+        threads: dict[str, str | None] = {}
+        stale: list[str] = []
+        for cid, reply in zip(ids, pipe.execute()):
+            if reply[0] is None:
+                continue
+            size, when, v, dated, weekday, thread = _unrow(reply[0])
+            if len(reply) > 1 and reply[1] is not None:
+                self._remember(level, cid, v, json.loads(reply[1]))
+            cached = self._cache.get((level, cid))
+            if cached is None or cached[0] != v:
+                stale.append(cid)
+            threads[cid] = thread
+            found.append((cid, v, when, size, dated, weekday))
+        if stale:
             pipe = self._r.pipeline(transaction=False)
-            if not have_lock:
-                pipe.set(self._k.thread_lock, token, nx=True, px=_LOCK_TIMEOUT * 1000)
-            pipe.get(self._k.assignment(article_id))
-            for level in ("story", "thread"):
-                index = [self._k.cluster_index(level, t) for t in lookup_terms]
-                _eval(pipe, _CANDIDATES_SCRIPT, index, [_PER_TERM, self._s.max_candidates])
-            replies = pipe.execute()
-            if have_lock:
-                return replies
-            if replies[0]:
-                return replies[1:]
-            # contended: poll with the SET NX alone, then read once the lock is ours
-            while not self._r.set(self._k.thread_lock, token, nx=True, px=_LOCK_TIMEOUT * 1000):
-                if time.monotonic() >= deadline:
-                    # nothing was written, so a retry decides again
-                    raise TransientError(f"thread lock: not acquired within {_LOCK_WAIT} s")
-                time.sleep(_LOCK_POLL)
-            have_lock = True
+            for cid in stale:
+                pipe.hmget(self._k.cluster(level, cid), "centroid", "v")
+            for cid, (centroid, version) in zip(stale, pipe.execute()):
+                if centroid is not None:
+                    self._remember(level, cid, int(version or 0), json.loads(centroid))
+        out = []
+        for cid, v, when, size, dated, weekday in found:
+            cached = self._cache.get((level, cid))
+            if cached is not None:
+                self._cache.move_to_end((level, cid))
+                out.append(Cluster(cid, cached[1], size, when, dated, v, weekday))
+        return out, versions, threads
 
-    def _assign_locked(
-        self, article_id: str, vec: Vector, feats: Features, headline: str, language: str | None, when: float,
-        story_ids: list[bytes], thread_ids: list[bytes], token: bytes,
-    ) -> tuple[Assignment, bool]:
-        """The decision and its writes, under the lock; the writes release it. Returns whether
-        the lock was still held at release."""
+    def _remember(self, level: str, cid: str, version: int, centroid: Vector) -> None:
+        self._cache[(level, cid)] = (version, centroid)
+        self._cache.move_to_end((level, cid))
+        while len(self._cache) > _CACHE_CLUSTERS:
+            self._cache.popitem(last=False)
+
+    def _queue_counts(self, pipe: redis.client.Pipeline, force: bool = False) -> None:
+        """Queue the pending document-frequency counts, once ``_DF_BATCH`` articles are pending
+        (or ``force``): learnt after each article's decision (an article does not vote for
+        itself) and sent with a later round trip, one HINCRBY per distinct feature."""
+        with self._pending_lock:
+            if not self._pending or (not force and self._pending_articles < _DF_BATCH):
+                return
+            pending, articles = self._pending, self._pending_articles
+            self._pending, self._pending_articles = Counter(), 0
+        # plain commands, not a script: inside Lua each call costs a few µs more of Redis's time
+        for t, n in pending.items():
+            pipe.hincrby(self._k.df, t, n)
+        pipe.incrby(self._k.df_total, articles)
+
+    def flush(self) -> None:
+        """Send the counts still pending (a process about to stop; tests)."""
+        pipe = self._r.pipeline(transaction=False)
+        self._queue_counts(pipe, force=True)
+        pipe.execute()
+
+    def _attempt(
+        self, article_id: str, vec: Vector, feats: Features, headline: str, language: str | None,
+        when: float, dated: bool, weekday: int | None,
+    ) -> Assignment | None:
+        """Read, decide, commit; None when the commit met a conflict."""
         s = self._s
-        story_old, story_choice = self._decide("story", vec, story_ids, when, s.story_threshold, s.story_half_life_hours)
-        thread_old: _Stored | None = None
-        thread_id: str | None = None
-        if story_old is not None and story_old.thread:
-            # the story's thread: stories nest in threads
-            thread_id = story_old.thread
-            thread_old = self._load("thread", thread_id)
-        if thread_old is None:
+        lookup = strongest(vec, _LOOKUP_TERMS)
+        story_sets = [self._k.cluster_index("story", t) for t in lookup]
+        thread_sets = [self._k.cluster_index("thread", t) for t in lookup]
+        story_candidates, story_tv, story_threads = self._candidates("story", story_sets)
+        thread_tv: list = []
+        story_choice = choose(
+            vec, story_candidates, when, s.story_threshold, s.story_half_life_hours,
+            s.story_window_hours, dated, s.story_undated_threshold, weekday, s.undated_weekday_mismatch,
+            s.story_text_window_hours,
+        )
+        thread_choice: Choice | None = None
+        watched: Choice | None = None
+        if story_choice.cluster_id is None:
             watched = best_watched(vec, feats, self._definitions, language, s.watched_threshold)
-            if watched.cluster_id is not None:
-                thread_id = watched.cluster_id
-                thread_old = self._load("thread", thread_id)
+            if watched.cluster_id is None:
+                # the thread level's candidates only now: an article that joins a story joins
+                # its thread, so most articles never need them
+                thread_candidates, thread_tv, _ = self._candidates("thread", thread_sets)
+                thread_choice = choose(
+                    vec, thread_candidates, when, s.thread_threshold, s.thread_half_life_hours,
+                    0.0, dated, s.thread_undated_threshold,
+                )
+        chosen_thread = (watched.cluster_id if watched and watched.cluster_id else None) or (
+            thread_choice.cluster_id if thread_choice else None
+        )
+        # the chosen story's hash and its thread's (the thread id read with the story's row; the
+        # chosen thread's when the article starts a story), in one round trip: were the story
+        # to move on meanwhile, the commit's version check would catch it
+        thread_key = (story_threads.get(story_choice.cluster_id) if story_choice.cluster_id else None) or chosen_thread
+        pipe = self._r.pipeline(transaction=False)
+        if story_choice.cluster_id:
+            pipe.hgetall(self._k.cluster("story", story_choice.cluster_id))
+        if thread_key:
+            pipe.hgetall(self._k.cluster("thread", thread_key))
+        loaded = pipe.execute() if story_choice.cluster_id or thread_key else []
+        story_raw = loaded.pop(0) if story_choice.cluster_id else {}
+        thread_raw = loaded.pop(0) if thread_key else {}
+        story_old = _decode(story_choice.cluster_id, story_raw) if story_choice.cluster_id else None
+        if story_choice.cluster_id and story_old is None:
+            return None  # expired between the two reads: decide again
+        thread_id = story_old.thread if story_old and story_old.thread else chosen_thread
+        if story_old is not None and (story_old.thread or None) != thread_key:
+            return None  # the story moved to another thread since its row was read: decide again
+        thread_old = _decode(thread_id, thread_raw) if thread_id and thread_raw else None
+        if thread_id and thread_old is None and not (watched and watched.cluster_id == thread_id):
+            if story_old is not None:
+                thread_id = None  # the story's thread expired: start one
             else:
-                thread_old, _ = self._decide("thread", vec, thread_ids, when, s.thread_threshold, s.thread_half_life_hours)
-                thread_id = thread_old.cluster_id if thread_old else None
+                return None
         thread_id = thread_id or f"t_{uuid.uuid4().hex[:12]}"
         story_id = story_old.cluster_id if story_old else f"s_{uuid.uuid4().hex[:12]}"
-        pipe = self._r.pipeline(transaction=True)
-        story = self._write("story", pipe, story_id, story_old, vec, feats, headline, when, thread=thread_id)
-        thread = self._write("thread", pipe, thread_id, thread_old, vec, feats, headline, when)
-        pipe.set(
-            self._k.assignment(article_id),
-            json.dumps({"story": story.__dict__, "thread": thread.__dict__}),
-            ex=s.ttl_seconds,
-        )
-        # learn document frequencies after deciding, so an article does not vote for itself
-        _eval(pipe, _COUNT_SCRIPT, [self._k.df, self._k.df_total], list(feats.counts))
-        # release the lock in the same transaction: atomically with the writes, and without a
-        # round trip of its own
-        _eval(pipe, _RELEASE_SCRIPT, [self._k.thread_lock], [token])
-        released = pipe.execute()[-1]
-        return Assignment(story, thread), bool(released)
+        story = self._level("story", story_id, story_old, vec, feats, headline, when, dated, thread=thread_id)
+        if weekday is not None and (story_old is None or story_old.weekday is None):
+            story.fields["wd"] = weekday  # the story's event weekday: the first one a member names
+            row = str(story.fields["row"]).split(" ")
+            row[4] = str(weekday)
+            story.fields["row"] = " ".join(row)
+        thread = self._level("thread", thread_id, thread_old, vec, feats, headline, when, dated)
+        if story_old is None:
+            story.checks = list(zip(story_sets, [v or b"0" for v in story_tv]))
+        if thread_old is None and not thread_id.startswith("w_") and thread_tv:
+            thread.checks = list(zip(thread_sets, [v or b"0" for v in thread_tv]))
+        assignment = json.dumps({"story": story.info.__dict__, "thread": thread.info.__dict__})
+        keys, args = self._commit_args(assignment, story, thread)
+        reply = self._commit(keys=[self._k.assignment(article_id)] + keys, args=args)
+        if reply[0] == b"conflict":
+            return None
+        if reply[0] == b"recorded":
+            return self._recorded(reply[1])
+        with self._pending_lock:
+            self._pending.update(feats.counts.keys())
+            self._pending_articles += 1
+        for level, part in (("story", story), ("thread", thread)):
+            self._remember(level, part.cid, int(part.expected or 0) + 1, part.centroid)
+        return Assignment(story.info, thread.info)
 
-    # -- reading ------------------------------------------------------------------------------
-
-    def _load(self, level: str, cid: str) -> _Stored | None:
-        return _decode(cid, self._r.hgetall(self._k.cluster(level, cid)))
-
-    def _candidates(self, level: str, ids: list[bytes]) -> list[Cluster]:
-        """The clusters of ``ids`` (from lua/candidates.lua: indexed under the article's strongest
-        features, most recently active first) still stored. At most _LOOKUP_TERMS x _PER_TERM
-        ids and ``max_candidates`` clusters are read, however many clusters exist."""
-        if not ids:
-            return []
-        cids = [m.decode() for m in ids]
-        # centroid, size and time only: the whole hash of 50 clusters is ~3x the bytes, which
-        # costs more than the round trip that reads the chosen one's (``_load``)
-        rows = self._read_script(keys=[self._k.cluster(level, cid) for cid in cids], args=["centroid", "size", "when"])
-        out = []
-        for cid, (centroid, size, when) in zip(cids, rows):
-            if centroid is not None:  # else expired since it was indexed
-                # decoded only if choose() scores it (see cluster.Cluster)
-                out.append(Cluster(cid, partial(json.loads, centroid), int(size), float(when)))
-        return out
-
-    def _decide(
-        self, level: str, vec: Vector, ids: list[bytes], when: float, threshold: float, half_life: float,
-    ) -> tuple[_Stored | None, Choice]:
-        choice = choose(vec, self._candidates(level, ids), when, threshold, half_life)
-        chosen = self._load(level, choice.cluster_id) if choice.cluster_id else None
-        return chosen, choice
+    def _commit_args(self, assignment: str, story: _Level, thread: _Level) -> tuple[list, list]:
+        """KEYS (after the assignment's) and ARGV of lua/commit.lua."""
+        keys: list[str] = []
+        args: list[object] = [assignment, self._s.ttl_seconds, _INDEX_KEEP, _INDEX_EVERY]
+        tail: list[object] = []
+        for level, part in (("story", story), ("thread", thread)):
+            keys += [self._k.term_versions(level), self._k.cluster(level, part.cid), self._k.cluster_all(level)]
+            keys += part.add + part.drop
+            args += [part.cid, part.expected, repr(part.score), len(part.checks), len(part.fields), len(part.add), len(part.drop)]
+        for part in (story, thread):
+            for name, version in part.checks:
+                tail += [name, version]
+            for field, value in part.fields.items():
+                tail += [field, value]
+        return keys, args + tail
 
     # -- writing ------------------------------------------------------------------------------
 
-    def _write(
-        self, level: str, pipe: redis.client.Pipeline, cid: str, old: _Stored | None, vec: Vector,
-        feats: Features, headline: str, when: float, thread: str | None = None,
-    ) -> ClusterInfo:
-        """Queue the cluster's new state on ``pipe``; the caller executes it."""
+    def _level(
+        self, level: str, cid: str, old: _Stored | None, vec: Vector, feats: Features, headline: str,
+        when: float, dated: bool, thread: str | None = None,
+    ) -> _Level:
+        """A cluster's new state after the article joins it (or starts it)."""
         top_k = self._s.centroid_terms
         if old is None:
             centroid, size, first, last = dict(vec), 1, when, when
-            t, label, label_vec, display, indexed = when, headline, vec, {}, []
+            t, label, label_vec, display, indexed, is_dated = when, headline, vec, {}, [], dated
         else:
             centroid = merge(old.centroid, old.size, vec, top_k)
             size, first, last = old.size + 1, min(old.first, when), max(old.last, when)
-            t = cluster_time(_LEVEL_TIME[level], old.when, old.size, when)
+            is_dated = old.dated
+            # an undated member's ingestion time says nothing of a dated cluster's event time
+            t = cluster_time(_LEVEL_TIME[level], old.when, old.size, when) if dated or not old.dated else old.when
             display, indexed = old.display, old.indexed
             # the label is the member headline closest to the centroid as it is now; the old
             # label is measured against the moved centroid too, so the label follows the thread
@@ -320,34 +465,58 @@ class ThreadState:
         else:
             terms = key_terms(centroid, display, 8)
             shown_label = thread_label(label, centroid, display) if level == "thread" else label
-        fields: dict[str, object] = {
-            "centroid": json.dumps(centroid), "size": size, "first": first, "last": last, "when": t,
-            "label": label, "label_vec": json.dumps(label_vec), "display": json.dumps(display),
-            "shown": shown_label, "terms": json.dumps(terms),
-        }
-        if thread:
-            fields["thread"] = thread
-        key = self._k.cluster(level, cid)
         # watched threads are found through their definitions, not through the index
         new_index = [] if watched else strongest(centroid, _INDEX_TERMS)
         dropped = sorted(set(indexed) - set(new_index))
-        _eval(
-            pipe, _INDEX_SCRIPT, [self._k.cluster_index(level, f) for f in new_index + dropped],
-            [cid, last, len(new_index), _INDEX_KEEP, self._s.ttl_seconds],
+        refresh = old is None or last - old.indexed_at >= _INDEX_REFRESH_SECONDS
+        added = new_index if refresh else [f for f in new_index if f not in set(indexed)]
+        fields: dict[str, object] = {
+            "centroid": _dump(centroid), "size": size, "first": repr(first), "last": repr(last), "when": repr(t),
+            "label": label, "label_vec": _dump(label_vec),
+            "display": json.dumps(display, separators=(",", ":"), ensure_ascii=False),
+            "shown": shown_label, "terms": json.dumps(terms, ensure_ascii=False), "indexed": json.dumps(new_index, ensure_ascii=False),
+            "dated": int(is_dated), "ixt": repr(last) if refresh else repr(old.indexed_at),
+        }
+        if thread:
+            fields["thread"] = thread
+        fields["row"] = _row(size, t, (old.version if old else 0) + 1, is_dated, old.weekday if old else None, thread)
+        if old is not None:
+            # a join rewrites what changed only: the label's vector and the display names are
+            # ~1 KB each that Redis copies through the script on every write
+            unchanged = {"dated", "ixt"} if not refresh else {"dated"}
+            if label == old.label:
+                unchanged |= {"label", "label_vec"}
+            if display == old.display:
+                unchanged.add("display")
+            if new_index == old.indexed:
+                unchanged.add("indexed")
+            if thread == old.thread:
+                unchanged.add("thread")
+            if first == old.first:
+                unchanged.add("first")
+            for f in unchanged:
+                fields.pop(f, None)
+        return _Level(
+            cid, str(old.version) if old else "", last, [], fields,
+            [self._k.cluster_index(level, f) for f in added], [self._k.cluster_index(level, f) for f in dropped],
+            ClusterInfo(cid, shown_label, terms, size, first, last, old is None), centroid,
         )
-        fields["indexed"] = json.dumps(new_index)
-        pipe.hset(key, mapping=fields)
-        pipe.expire(key, self._s.ttl_seconds)
-        pipe.zadd(self._k.cluster_all(level), {cid: last})
-        return ClusterInfo(cid, shown_label, terms, size, first, last, old is None)
 
     def seed_clusters(self, level: str, clusters: Iterable[tuple[str, Vector, float]]) -> None:
         """Write ready-made clusters (id, centroid, time), e.g. synthetic ones for a benchmark."""
-        pipe = self._r.pipeline(transaction=False)
         feats = Features(Counter(), {}, {})
+        pipe = self._r.pipeline(transaction=False)
+        other = "thread" if level == "story" else "story"
         for n, (cid, centroid, when) in enumerate(clusters):
-            self._write(level, pipe, cid, None, centroid, feats, cid, when)
-            if n % 1000 == 999:
+            part = self._level(level, cid, None, centroid, feats, cid, when, True)
+            # the other level's part: a throwaway cluster, removed below
+            dummy = _Level(f"seed-{uuid.uuid4().hex[:8]}", "", when, [], {"centroid": "{}"}, [], [], part.info, {})
+            story, thread = (part, dummy) if level == "story" else (dummy, part)
+            keys, args = self._commit_args("{}", story, thread)
+            pipe.eval(_COMMIT_SCRIPT, len(keys) + 1, self._k.assignment(f"seed-{cid}"), *keys, *args)
+            pipe.delete(self._k.assignment(f"seed-{cid}"), self._k.cluster(other, dummy.cid))
+            pipe.zrem(self._k.cluster_all(other), dummy.cid)
+            if n % 500 == 499:
                 pipe.execute()
         pipe.execute()
 
