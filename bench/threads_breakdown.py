@@ -36,12 +36,14 @@ try:
     c.config_resetstat()
 
     net0 = c.info("stats")
-    cpu0 = c.info("cpu"); cpu0 = cpu0["used_cpu_user"] + cpu0["used_cpu_sys"]
+    info0 = c.info("cpu")
+    cpu0 = info0["used_cpu_user"] + info0["used_cpu_sys"]
     for a in arts[n0:n1]:
         st.assign(a.article_id, a.title, a.text, a.language, a.when, dated=a.dated)
     st.flush()
     n = n1 - n0
-    cpu1 = c.info("cpu"); cpu1 = cpu1["used_cpu_user"] + cpu1["used_cpu_sys"]
+    info1 = c.info("cpu")
+    cpu1 = info1["used_cpu_user"] + info1["used_cpu_sys"]
     net1 = c.info("stats")
     stats = c.info("commandstats")
     tot = 0
@@ -56,4 +58,5 @@ try:
           "out KB", round((net1["total_net_output_bytes"] - net0["total_net_output_bytes"]) / n / 1024, 2))
     print("cpu us", round((cpu1 - cpu0) * 1e6 / n))
 finally:
-    proc.kill(); tmp.cleanup()
+    proc.kill()
+    tmp.cleanup()

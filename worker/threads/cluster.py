@@ -17,7 +17,6 @@ similarity passes the level's threshold, or starts a new one.
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -394,7 +393,7 @@ def _caseless_features(title_toks: list[Token], body_toks: list[Token], language
                 surface[s] = display[s] = word
         if ENTITY_WEIGHT > 0:
             run: list[str] = []
-            for t in toks + [None]:  # type: ignore[list-item]
+            for t in toks + [None]:
                 if t is not None and t.joined and len(t.lower) >= 3 and _freq(t.lower, language) < _CASELESS_NAME_FREQ:
                     run.append(t.lower)
                     continue

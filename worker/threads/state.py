@@ -33,7 +33,6 @@ from collections import OrderedDict
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import partial
 from importlib import resources
 
 import redis
