@@ -34,6 +34,8 @@ def test_redis_keeps_an_append_only_file_and_never_evicts(compose):
     redis = compose["services"]["redis"]
     command = " ".join(redis["command"])
     assert "--appendonly yes" in command and "--maxmemory-policy noeviction" in command
+    # noeviction only protects anything with a limit (storyline doctor calls its absence an error)
+    assert re.search(r"--maxmemory \d+(gb|mb)\b", command), command
     assert re.fullmatch(r"redis:7\.\d+\.\d+-alpine", redis["image"]), "a pinned Redis 7 (XAUTOCLAIM, XINFO lag)"
     assert any(v.endswith(":/data") for v in redis["volumes"]), "the AOF lives on a volume"
 
