@@ -23,4 +23,11 @@ __all__ = ["app", "main"]
 
 
 def main() -> None:
+    # STORYLINE_JSON_LOGS=true: this process's own lines are JSON too (worker/ops/logs.py)
+    from worker.ops.logs import configure_logging
+    from worker.settings import Settings
+
+    base = Settings()
+    if base.json_logs:
+        configure_logging(base.log_level, json_logs=True)
     app()

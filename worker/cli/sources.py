@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 
+import structlog
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -18,7 +19,7 @@ from rich.table import Table
 from worker.cli.common import DataDirOpt, PrefixOpt, RedisOpt, client_for, console, redis_for, settings_from
 from worker.errors import BadFeed
 from worker.runtime.app import create_app
-from worker.runtime.processes import start_beat_process, stop_worker_process
+from worker.runtime.processes import forward_sigterm, start_beat_process, stop_worker_process
 from worker.runtime.schedule import subscribe, unsubscribe
 from worker.runtime.sinks import build_consumer
 from worker.sources.feeds import FeedRegistry
@@ -151,7 +152,8 @@ def consume(
             return
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        console.print(f"consuming {consumer.stream} as {consumer.name} in group {consumer.group}")
+        structlog.get_logger("storyline.consume").info("consuming", stream=consumer.stream, consumer=consumer.name,
+                                                       group=consumer.group)
         try:
             consumer.run(stop)
         except KeyboardInterrupt:
@@ -166,6 +168,9 @@ def beat(
     Redis lets exactly one send the polls at a time."""
     with redis_for(settings_from(redis_url, prefix, data_dir)) as (settings, _embedded):
         proc = start_beat_process(settings, loglevel)
+        # SIGTERM (systemd, Kubernetes, docker stop) reaches this process only: pass it on, or
+        # beat (in its own session) outlives us and keeps sending polls
+        forward_sigterm(proc)
         try:
             raise typer.Exit(proc.wait())
         except KeyboardInterrupt:

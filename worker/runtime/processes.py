@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
+from worker.ops.logs import celery_env
 from worker.runtime.app import create_app
 from worker.settings import Settings
 from worker.store.keys import Keys
@@ -25,7 +26,8 @@ def worker_env(settings: Settings) -> dict[str, str]:
     env["REDIS_URL"] = settings.redis_url or ""
     env["STORYLINE_PREFIX"] = settings.prefix
     env["STORYLINE_METRICS_PORT"] = str(settings.metrics_port)
-    return env
+    # no Celery banner when every line must be JSON (worker/ops/logs.py)
+    return celery_env(env, settings.json_logs)
 
 
 def start_worker_process(settings: Settings, concurrency: int, loglevel: str = "WARNING",
