@@ -21,6 +21,7 @@ import redis
 from worker.errors import BadFeed, EmptyFeed, FeedTruncated, PermanentError, StorylineError, TransientError
 from worker.model import InputDocument, Stage
 from worker.settings import FeedSettings
+from worker.sources import telemetry as metrics
 from worker.sources.rss import FeedEntry, Fetcher, entry_document, normalise_link, poll_feed
 from worker.store import runs
 from worker.store.keys import Keys
@@ -188,7 +189,9 @@ class FeedPoller:
         self.lock_seconds = lock_seconds
 
     def poll(self, feed_id: str, sink: EntrySink, *, run_id: str | None = None, force: bool = False) -> PollOutcome:
+        started = time.monotonic()
         outcome = self._poll(feed_id, sink, run_id=run_id, force=force)
+        metrics.record_feed_poll(feed_id, outcome.status, time.monotonic() - started)
         if run_id:
             pipe = self.client.pipeline()
             runs.record_outcome(pipe, self.keys, run_id, f"feed:{feed_id}", outcome.to_json())

@@ -19,6 +19,7 @@ import redis
 from worker.errors import HostBusy
 from worker.settings import FetchSettings
 from worker.store.keys import Keys
+from worker.sources import telemetry as metrics
 
 _SCRIPT = resources.files("worker.sources").joinpath("lua/host_slot.lua").read_text()
 
@@ -48,12 +49,15 @@ class HostSlots:
         """Hold a slot on ``host`` for the block; waits up to ``host_wait_seconds``, then raises
         HostBusy so the task is put back on the queue instead of holding a worker process."""
         token = uuid.uuid4().hex
-        deadline = time.monotonic() + self.settings.host_wait_seconds
+        started = time.monotonic()
+        deadline = started + self.settings.host_wait_seconds
         while True:
             wait_ms = self.try_acquire(host, token)
             if wait_ms == 0:
+                metrics.POLITENESS_WAIT_SECONDS.observe(time.monotonic() - started)
                 break
             if time.monotonic() + wait_ms / 1000 > deadline:
+                metrics.HOST_BUSY.inc()
                 raise HostBusy(f"{host} is busy (per-host politeness); try again in {wait_ms / 1000:.1f}s")
             time.sleep(wait_ms / 1000)
         try:

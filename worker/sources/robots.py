@@ -15,6 +15,7 @@ from worker.errors import FetchRefused
 from worker.settings import FetchSettings
 from worker.sources.http import fetch
 from worker.store.keys import Keys
+from worker.sources import telemetry as metrics
 
 #: the product token matched against User-agent lines
 ROBOTS_AGENT = "Storyline"
@@ -60,4 +61,5 @@ class RobotsCache:
     def check(self, url: str) -> None:
         """Raise FetchRefused when the host's robots.txt disallows ``url``."""
         if not allows(self.robots_txt(httpx.URL(url)), url):
+            metrics.ROBOTS_REFUSALS.inc()
             raise FetchRefused(f"robots.txt of {origin_of(httpx.URL(url))} disallows {url} for {ROBOTS_AGENT}")
