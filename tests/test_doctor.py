@@ -74,7 +74,7 @@ def test_no_maxmemory_limit_is_an_error_since_noeviction_never_applies():
 
 def test_doctor_exits_1_on_a_real_redis_without_maxmemory_and_0_with_one(tmp_path):
     """A real redis-server of our own (the shared one's settings are not ours to change)."""
-    from worker.embedded import redis_server_binary
+    from worker.ops.embedded import redis_server_binary
 
     import redis as redis_py
     import socket

@@ -1,4 +1,4 @@
-"""`python -m worker.health`: the probe of Docker's HEALTHCHECK and of the Kubernetes
+"""`python -m worker.ops.health`: the probe of Docker's HEALTHCHECK and of the Kubernetes
 liveness/readiness probes, against real `storyline worker`, `beat` and `consume` processes."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from worker.health import kind_of
+from worker.ops.health import kind_of
 
 
 def _free_port() -> int:
@@ -23,7 +23,7 @@ def _free_port() -> int:
 
 
 def _probe(kind: str, env: dict[str, str]) -> tuple[int, dict]:
-    run = subprocess.run([sys.executable, "-m", "worker.health", "--kind", kind, "--timeout", "2"],
+    run = subprocess.run([sys.executable, "-m", "worker.ops.health", "--kind", kind, "--timeout", "2"],
                          capture_output=True, text=True, timeout=60, env=env)
     return run.returncode, json.loads(run.stdout)
 

@@ -46,9 +46,9 @@ def test_tini_is_pid_1_and_the_default_command_is_a_real_one():
 def test_the_healthcheck_runs_the_health_module_the_image_installs():
     text = _text()
     command = json.loads(re.search(r"HEALTHCHECK [^\n]*\\\n\s*CMD (.+)$", text, re.M).group(1))
-    assert command[:3] == ["python", "-m", "worker.health"]
-    assert (ROOT / "worker" / "health.py").is_file() and "COPY worker worker" in text
-    run = subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, '.'); from worker.health import main; "
+    assert command[:3] == ["python", "-m", "worker.ops.health"]
+    assert (ROOT / "worker" / "ops" / "health.py").is_file() and "COPY worker worker" in text
+    run = subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, '.'); from worker.ops.health import main; "
                           f"main({command[3:]!r} + ['--help'])"], cwd=ROOT, capture_output=True, text=True)
     assert "--kind" in run.stdout, run.stderr
 

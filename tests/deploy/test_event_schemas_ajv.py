@@ -35,8 +35,8 @@ def real_events(request) -> dict[str, list[dict]]:
     """Events of every stream, produced by a real worker (module scope: one replay for all)."""
     from celery.contrib.testing.worker import start_worker
 
-    import worker.tasks  # noqa: F401
-    from worker.app import create_app
+    import worker.runtime.tasks  # noqa: F401
+    from worker.runtime.app import create_app
     from worker.settings import Settings
     from worker.store.client import connect
     from worker.store.keys import Keys

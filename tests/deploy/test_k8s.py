@@ -263,14 +263,12 @@ def test_kubernetes_validate_strict_rejects_a_misspelt_field(tmp_path):
 
 
 def test_beat_and_consume_have_exec_probes_of_their_own_kind(manifests):
-    import argparse  # noqa: F401  (the probe's parser is worker.health's own)
-
-    from worker import health
+    from worker.ops import health
 
     for name, kind in (("storyline-beat", "beat"), ("storyline-consume", "consume")):
         container = _container(manifests[("Deployment", name)])
         for probe in ("readinessProbe", "livenessProbe"):
             argv = container[probe]["exec"]["command"]
-            assert argv[:3] == ["python", "-m", "worker.health"], argv
+            assert argv[:3] == ["python", "-m", "worker.ops.health"], argv
             assert argv[argv.index("--kind") + 1] == kind and kind in health.KINDS
             assert container[probe]["timeoutSeconds"] > float(argv[argv.index("--timeout") + 1])

@@ -15,7 +15,8 @@ from prometheus_client import generate_latest
 
 from tests.conftest import ROOT
 from tests.deploy import tools
-from worker import metrics
+from worker.ops import metrics
+from worker.sources import telemetry as source_telemetry
 from worker.store.keys import Keys
 
 PROM = ROOT / "deploy" / "prometheus"
@@ -38,7 +39,9 @@ def exported(redis_url) -> dict[str, set[str]]:
             client.xadd(stream, {"x": "1"})
             client.xgroup_create(stream, "g", id="0")
         names: dict[str, set[str]] = {}
-        for collector in list(metrics.REGISTRY._collector_to_names):  # our Counter/Histogram objects
+        source_telemetry.build_all()
+        collectors = [*metrics.REGISTRY._collector_to_names, *source_telemetry.REGISTRY._collector_to_names]
+        for collector in collectors:  # our Counter/Histogram objects
             base, kind, labels = collector._name, collector._type, set(collector._labelnames)
             suffixes = {"counter": ["_total", "_created"], "histogram": ["_bucket", "_sum", "_count", "_created"]}[kind]
             for suffix in suffixes:

@@ -201,7 +201,7 @@ class RequestConsumer:
         stop = stop or threading.Event()
         while not stop.is_set():
             try:
-                # heartbeat for the liveness probe (worker/health.py): this loop is turning
+                # heartbeat for the liveness probe (worker/ops/health.py): this loop is turning
                 self.client.set(self.keys.consumer_alive(self.name), int(time.time()),
                                 ex=max(30, 3 * self.settings.block_ms // 1000 + 10))
                 self.run_once(block_ms=self.settings.block_ms)

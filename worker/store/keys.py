@@ -194,7 +194,7 @@ class Keys:
 
     def consumer_alive(self, consumer: str) -> str:
         """Heartbeat of one request consumer (unix time of its last loop; expires): what its
-        liveness probe reads (worker/health.py)."""
+        liveness probe reads (worker/ops/health.py)."""
         return f"{self.prefix}:src:alive:{consumer}"
 
     @property

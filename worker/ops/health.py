@@ -1,5 +1,5 @@
 """Health checks of each process kind, for Docker's HEALTHCHECK and Kubernetes' exec probes:
-``python -m worker.health [--kind auto|worker|beat|consume|redis]``; exit 0 when healthy, 1
+``python -m worker.ops.health [--kind auto|worker|beat|consume|redis]``; exit 0 when healthy, 1
 otherwise, with one JSON line saying why.
 
 * **worker**: its /metrics endpoint answers (served by the Celery main process, which also reads
@@ -99,7 +99,7 @@ def _text(value) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m worker.health", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m worker.ops.health", description=__doc__.split("\n\n")[0])
     parser.add_argument("--kind", choices=("auto", *KINDS), default="auto")
     parser.add_argument("--timeout", type=float, default=5.0, help="Seconds for each network call.")
     args = parser.parse_args(argv)
