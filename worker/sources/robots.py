@@ -58,6 +58,17 @@ class RobotsCache:
         self.client.set(key, text, ex=self.settings.robots_ttl_seconds)
         return text
 
+    def crawl_delay(self, url: str, agent: str = ROBOTS_AGENT) -> float | None:
+        """The host's ``Crawl-delay`` for ``agent`` (or ``*``), in seconds; None when it sets none.
+        Not in RFC 9309, but widely set and honoured; urllib.robotparser reads it."""
+        parser = RobotFileParser()
+        parser.parse(self.robots_txt(httpx.URL(url)).splitlines())
+        try:
+            delay = parser.crawl_delay(agent)
+        except (TypeError, ValueError):
+            return None
+        return float(delay) if delay is not None and float(delay) > 0 else None
+
     def check(self, url: str) -> None:
         """Raise FetchRefused when the host's robots.txt disallows ``url``."""
         if not allows(self.robots_txt(httpx.URL(url)), url):
