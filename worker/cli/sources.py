@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import sys
 import threading
 import time
 import uuid
@@ -124,7 +125,7 @@ def feeds_list(
     table.add_column("status / last poll", overflow="fold")
     table.add_column("items / errors", justify="right", no_wrap=True)
     for f in feeds:
-        status = f.status + (" (backing off)" if f.backoff_until > time.time() else "")
+        status = ("paused, " if f.paused else "") + f.status + (" (backing off)" if f.backoff_until > time.time() else "")
         error = f"\n[red]{f.last_error[:300]}[/]" if f.last_error else ""
         table.add_row(f"{f.feed_id}\n[dim]{f.every_seconds}s[/]", f"{f.url}{error}", f"{status}\n[dim]{_ago(f.last_poll)}[/]",
                       f"{f.item_count}\n{f.error_count}")
@@ -146,6 +147,105 @@ def feeds_remove(
             console.print(f"[red]error:[/] no feed {url_or_id!r} (see: storyline feeds list)")
             raise typer.Exit(1)
         console.print(f"removed feed {feed.feed_id}: {feed.url}")
+
+
+def _set_paused(url_or_id: str, paused: bool, redis_url, prefix, data_dir) -> None:
+    from worker.runtime.app import create_app  # deferred: keeps `storyline --help` fast
+    from worker.runtime.schedule import schedule_feed, unschedule_feed
+    from worker.sources.feeds import FeedRegistry
+
+    with redis_for(settings_from(redis_url, prefix, data_dir)) as (settings, _embedded):
+        keys = Keys(settings.prefix)
+        registry = FeedRegistry(client_for(settings), keys)
+        feed = registry.find(url_or_id)
+        if feed is None:
+            console.print(f"[red]error:[/] no feed {url_or_id!r} (see: storyline feeds list)")
+            raise typer.Exit(1)
+        registry.update(feed.feed_id, paused=int(paused))
+        celery_app = create_app(settings)
+        if paused:
+            unschedule_feed(celery_app, feed.feed_id)
+        else:
+            feed.paused = 0
+            schedule_feed(celery_app, keys, feed)
+        console.print(f"{'paused' if paused else 'resumed'} feed {feed.feed_id}: {feed.url}")
+
+
+@feeds_app.command("pause")
+def feeds_pause(
+    url_or_id: str = typer.Argument(..., help="Feed URL or id (from feeds list)."),
+    redis_url: str | None = RedisOpt, prefix: str | None = PrefixOpt, data_dir: str | None = DataDirOpt,
+) -> None:
+    """Stop polling a feed, keeping its state (validators, seen entries, item count)."""
+    _set_paused(url_or_id, True, redis_url, prefix, data_dir)
+
+
+@feeds_app.command("resume")
+def feeds_resume(
+    url_or_id: str = typer.Argument(..., help="Feed URL or id (from feeds list)."),
+    redis_url: str | None = RedisOpt, prefix: str | None = PrefixOpt, data_dir: str | None = DataDirOpt,
+) -> None:
+    """Put a paused feed back on the beat schedule."""
+    _set_paused(url_or_id, False, redis_url, prefix, data_dir)
+
+
+@feeds_app.command("export")
+def feeds_export(
+    redis_url: str | None = RedisOpt, prefix: str | None = PrefixOpt, data_dir: str | None = DataDirOpt,
+) -> None:
+    """Write the subscribed feeds as OPML 2.0 on stdout (the interval and pause are kept as
+    Storyline attributes, which other readers ignore)."""
+    from worker.sources.feeds import FeedRegistry
+    from worker.sources.opml import to_opml
+
+    with redis_for(settings_from(redis_url, prefix, data_dir)) as (settings, _embedded):
+        feeds = FeedRegistry(client_for(settings), Keys(settings.prefix)).all()
+    sys.stdout.write(to_opml(feeds))
+
+
+@feeds_app.command("import")
+def feeds_import(
+    path: str = typer.Argument(..., help="An OPML file (from a feed reader, or `storyline feeds export`); - for stdin."),
+    every: str = typer.Option("", "--every", help="Polling interval of feeds the file gives none (default: STORYLINE_FEEDS' default 10m)."),
+    check: bool = typer.Option(False, "--check/--no-check", help="Fetch and parse each feed first, skipping the ones that fail."),
+    redis_url: str | None = RedisOpt, prefix: str | None = PrefixOpt, data_dir: str | None = DataDirOpt,
+) -> None:
+    """Subscribe to every feed (outline with an xmlUrl) of an OPML file; prints one JSON line per
+    feed (added, or skipped with why). Feeds already subscribed keep their state."""
+    from worker.runtime.app import create_app
+    from worker.runtime.schedule import schedule_feed
+    from worker.sources.feeds import FeedRegistry
+    from worker.sources.opml import parse_opml
+
+    data = sys.stdin.buffer.read() if path == "-" else open(path, "rb").read()
+    try:
+        outlines = parse_opml(data)
+    except ValueError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    default_every = parse_duration(every) if every else 600
+    failed = 0
+    with redis_for(settings_from(redis_url, prefix, data_dir)) as (settings, _embedded):
+        client, keys = client_for(settings), Keys(settings.prefix)
+        registry, celery_app = FeedRegistry(client, keys), create_app(settings)
+        for outline in outlines:
+            seconds = max(outline.every_seconds or default_every, settings.feeds.min_every_seconds)
+            try:
+                if check:
+                    _check_feed(client, keys, settings, outline.url)
+                feed = registry.add(outline.url, seconds)
+            except (BadFeed, typer.Exit) as exc:
+                failed += 1
+                print(json.dumps({"url": outline.url, "status": "skipped", "reason": str(exc) or "check failed"}))
+                continue
+            if outline.paused:
+                registry.update(feed.feed_id, paused=1)
+            else:
+                schedule_feed(celery_app, keys, feed)
+            print(json.dumps({"url": feed.url, "feed_id": feed.feed_id, "status": "added", "every_seconds": seconds,
+                              "paused": outline.paused}))
+    if failed:
+        raise typer.Exit(1)
 
 
 def submit(

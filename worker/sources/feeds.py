@@ -71,6 +71,9 @@ class FeedState:
     entries_last: int = 0
     #: new entries at the last poll
     new_last: int = 0
+    #: 1 while paused (`storyline feeds pause`): off the beat schedule, and a poll already
+    #: queued does nothing
+    paused: int = 0
 
     @classmethod
     def from_hash(cls, raw: dict[bytes, bytes]) -> "FeedState":
@@ -140,7 +143,7 @@ class EntrySink(Protocol):
 @dataclass
 class PollOutcome:
     feed_id: str
-    #: polled | not_modified | dead_letter | backoff | busy | unknown
+    #: polled | not_modified | dead_letter | backoff | busy | paused | unknown
     status: str
     entries: int = 0
     new: int = 0
@@ -202,6 +205,8 @@ class FeedPoller:
         state = self.registry.get(feed_id)
         if state is None:
             return PollOutcome(feed_id, "unknown", message="no such feed (removed?)")
+        if state.paused and not force:
+            return PollOutcome(feed_id, "paused", message="paused (storyline feeds resume)")
         now = time.time()
         if not force and state.backoff_until > now:
             return PollOutcome(feed_id, "backoff", message=f"backing off until {state.backoff_until:.0f}")
