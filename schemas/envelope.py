@@ -7,7 +7,8 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-#: version of the event contract; bumped on any breaking change (the schemas say ``const``)
+#: version of the event contract; bumped on any breaking change (the schemas say ``const``;
+#: Event.schema_version's Literal must change with it)
 SCHEMA_VERSION = 1
 
 #: an id, a name or a body that is never empty
@@ -32,6 +33,6 @@ class Event(BaseModel):
     #: short name of the stream the event goes to (under the prefix)
     STREAM: ClassVar[str] = ""
 
-    schema_version: Literal[1] = Field(SCHEMA_VERSION, description="Version of this event's schema; bumped on any breaking change.")
+    schema_version: Literal[1] = Field(1, description="Version of this event's schema; bumped on any breaking change.")
     event_id: NonEmpty = Field(description="Deterministic id of this event; the same input yields the same id on retry.")
     occurred_at: datetime = Field(default_factory=utc_now, description="When the event was produced (UTC).")

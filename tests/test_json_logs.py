@@ -72,7 +72,7 @@ def test_every_line_of_a_worker_is_json_including_celerys_and_tracebacks(redis_u
     assert unknown and all(line["level"] == "error" for line in unknown), unknown
     assert any("Traceback" in str(line.get("exception", "")) for line in unknown), unknown
     assert sum(1 for line in lines if line.get("event") == "article") == 2
-    assert all("level" in line and "timestamp" in line for line in lines), [l for l in lines if "level" not in l]
+    assert all("level" in line and "timestamp" in line for line in lines), [x for x in lines if "level" not in x]
 
 
 def test_every_line_of_beat_and_consume_is_json(redis_url, settings, client, keys):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -35,7 +36,7 @@ def _level_number(level: str | int) -> int:
     return number if isinstance(number, int) else logging.INFO
 
 
-def _task_fields(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+def _task_fields(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """The Celery task a foreign record was logged in (what Celery's TaskFormatter shows)."""
     record = event.get("_record")
     logger_name = getattr(record, "name", "")
@@ -84,7 +85,7 @@ def _route_stdlib_to_json(level: str | int) -> None:
         crash.critical("uncaught_exception", exc_info=(exc_type, exc, tb))
 
     def thread_excepthook(args: threading.ExceptHookArgs) -> None:
-        if args.exc_type is SystemExit:
+        if args.exc_type is SystemExit or args.exc_value is None:
             return
         crash.critical("uncaught_exception_in_thread", exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
                        extra={"thread": getattr(args.thread, "name", None)})
@@ -131,7 +132,9 @@ def _say_json(msg: str, f: Any = None) -> None:
     line = json.dumps({"event": str(msg).strip(), "logger": "celery.apps.worker", "level": "warning",
                        "timestamp": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")})
     try:
-        os.write((f or sys.__stderr__).fileno(), (line + "\n").encode())
+        stream = f or sys.__stderr__
+        if stream is not None:
+            os.write(stream.fileno(), (line + "\n").encode())
     except (OSError, AttributeError, ValueError):
         pass
 

@@ -63,4 +63,5 @@ def to_opml(feeds: Iterable[object], title: str = "Storyline feeds") -> str:
         if getattr(feed, "paused", 0):
             attrs["storylinePaused"] = "1"
         etree.SubElement(body, "outline", attrs)
-    return etree.tostring(root, pretty_print=True, xml_declaration=True, encoding="UTF-8").decode("utf-8")
+    text: bytes = etree.tostring(root, pretty_print=True, xml_declaration=True, encoding="UTF-8")
+    return text.decode("utf-8")
