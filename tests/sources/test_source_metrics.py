@@ -71,6 +71,7 @@ def test_source_metrics_count_codes_304s_robots_refusals_waits_and_feed_polls(
         after = scrape(port)
     finally:
         server_.shutdown()
+        server_.server_close()  # shutdown() only stops serving; the unclosed socket is a ResourceWarning
 
     def delta(name: str, **labels: str) -> float:
         return value(after, name, **labels) - value(before, name, **labels)

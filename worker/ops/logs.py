@@ -112,8 +112,13 @@ def configure_logging(level: str = "INFO", json_logs: bool = False) -> None:
 
 
 def _celery_setup_logging(loglevel: Any = None, **_: Any) -> None:
-    """Celery's ``setup_logging`` signal: our JSON handler instead of Celery's own."""
+    """Celery's ``setup_logging`` signal (sent once a worker or beat process sets up logging):
+    our JSON handler instead of Celery's own, and Celery's one plain-text writer outside
+    logging (``safe_say``, the "worker: Warm shutdown" lines) as JSON too (no hook for it)."""
+    from celery.apps import worker as celery_worker
+
     _route_stdlib_to_json(loglevel or logging.INFO)
+    celery_worker.safe_say = _say_json
 
 
 def _hide_worker_banner(sender: Any = None, instance: Any = None, **_: Any) -> None:
@@ -140,14 +145,16 @@ def _say_json(msg: str, f: Any = None) -> None:
 
 
 def take_over_celery_logging(level: str | int = "INFO") -> None:
-    """JSON for every line of a Celery process built from this app (worker, beat, Flower)."""
+    """JSON for every line of a Celery process built from this app (worker, beat, Flower).
+    Only connects Celery's signals: nothing changes until a Celery process sets up its logging,
+    so building a JSON-logging app elsewhere (a test, the CLI) leaves that process's logging be."""
     from celery import signals
-    from celery.apps import worker as celery_worker
 
-    _route_stdlib_to_json(level)
-    # the one plain-text writer Celery has outside logging and its banners (no hook for it)
-    celery_worker.safe_say = _say_json  # from now on: warnings raised before Celery sets up logging too
     signals.setup_logging.connect(_celery_setup_logging, weak=False, dispatch_uid="storyline-json-logs")
+    # celeryd_init comes just before the worker's superuser check warns, and before logging is
+    # set up: JSON from there on
+    signals.celeryd_init.connect(lambda **_: _celery_setup_logging(level), weak=False,
+                                 dispatch_uid="storyline-json-early")
     signals.celeryd_after_setup.connect(_hide_worker_banner, weak=False, dispatch_uid="storyline-json-banner")
 
 
