@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 
+import pytest
 from pytest_httpserver import HTTPServer
 
 from tests.conftest import SEEDS, seed_paths
@@ -118,6 +119,7 @@ def test_runs_show_says_what_became_of_each_input(redis_url, prefix, settings):
     assert storyline("runs", "show", "no-such-run", "--redis", redis_url, "--prefix", prefix).returncode == 1
 
 
+@pytest.mark.slow
 def test_a_worker_is_named_after_its_host_and_the_name_can_be_overridden(redis_url, settings):
     from worker.runtime.app import create_app
 
@@ -137,6 +139,7 @@ def test_a_worker_is_named_after_its_host_and_the_name_can_be_overridden(redis_u
     assert "--name" in help_text
 
 
+@pytest.mark.slow
 def test_replay_keeps_its_workers_output_in_a_log_file_it_names(redis_url, prefix):
     run = storyline("replay", str(SEEDS), "--workers", "1", "-c", "1", "--redis", redis_url, "--prefix", prefix,
                     timeout=240)

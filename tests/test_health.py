@@ -45,6 +45,7 @@ def test_kind_is_read_from_the_command_pid_1_runs():
     assert kind_of(["tini", "--", "celery", "-A", "worker.app", "flower"]) == "redis"
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_each_process_kind_is_healthy_while_it_runs_and_not_once_it_stopped(redis_url, settings):
     port = _free_port()

@@ -18,6 +18,9 @@ from tests.conftest import seed_paths
 from tests.flow import submit, submit_files, wait_outcomes
 from worker.runtime.app import create_app
 
+#: real worker, beat and consume subprocesses: tens of seconds
+pytestmark = pytest.mark.slow
+
 BINARY = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4
 
 
