@@ -1,7 +1,7 @@
 """Storyline's event contract: pydantic models, and JSON Schema exported from them into
 ``schemas/jsonschema/`` for consumers in other languages."""
 
-from schemas.envelope import Event
+from schemas.envelope import SCHEMA_VERSION, Event
 from schemas.events import (
     ALL_EVENTS,
     ArticleIngested,
@@ -12,7 +12,7 @@ from schemas.events import (
     entry_type,
 )
 
-SCHEMA_VERSION = 1
+
 
 __all__ = [
     "ALL_EVENTS",

@@ -11,6 +11,18 @@ from pathlib import Path
 from schemas.events import ALL_EVENTS
 
 OUT = Path(__file__).parent / "jsonschema"
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+#: how a schema names its stream: a ``$comment`` (a core keyword every validator accepts, strict
+#: ones included) in this exact form; a custom ``x-stream`` keyword fails ajv's strict mode
+STREAM_COMMENT = "Events of the stream <prefix>:{stream}."
+
+
+def stream_of(schema: dict) -> str:
+    """The stream a schema document is for, read back from its ``$comment``."""
+    head, _, tail = STREAM_COMMENT.partition("{stream}")
+    comment = schema["$comment"]
+    assert comment.startswith(head) and comment.endswith(tail), comment
+    return comment[len(head):len(comment) - len(tail)]
 
 
 def schema_documents() -> dict[str, str]:
@@ -18,8 +30,8 @@ def schema_documents() -> dict[str, str]:
     docs = {}
     for model in ALL_EVENTS:
         schema = model.model_json_schema(mode="serialization")
-        schema["$id"] = f"https://storyline.dev/schemas/{model.STREAM}.json"
-        schema["x-stream"] = model.STREAM
+        schema = {"$schema": DIALECT, "$id": f"https://storyline.dev/schemas/{model.STREAM}.json",
+                  "$comment": STREAM_COMMENT.format(stream=model.STREAM), **schema}
         docs[f"{model.STREAM}.json"] = json.dumps(schema, indent=2, sort_keys=True) + "\n"
     return docs
 

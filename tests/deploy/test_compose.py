@@ -22,18 +22,26 @@ def compose() -> dict:
     return yaml.safe_load(COMPOSE.read_text())
 
 
+#: services of other images (monitoring: tests/deploy/test_monitoring.py)
+OTHER_IMAGES = {"redis", "prometheus", "grafana"}
+
+
 def _storyline_services(compose: dict) -> dict[str, dict]:
-    return {name: s for name, s in compose["services"].items() if name != "redis"}
+    return {name: s for name, s in compose["services"].items() if name not in OTHER_IMAGES}
 
 
 def test_compose_runs_redis_worker_beat_flower_and_the_example_consumer(compose):
-    assert set(compose["services"]) == {"redis", "worker", "beat", "requests", "flower", "consumer"}
+    assert set(compose["services"]) == {"redis", "worker", "beat", "requests", "flower", "consumer", "prometheus", "grafana"}
+    for name in OTHER_IMAGES - {"redis"}:
+        assert re.fullmatch(r"[a-z/]+:v?\d+\.\d+\.\d+", compose["services"][name]["image"]), "pinned releases"
 
 
 def test_redis_keeps_an_append_only_file_and_never_evicts(compose):
     redis = compose["services"]["redis"]
     command = " ".join(redis["command"])
     assert "--appendonly yes" in command and "--maxmemory-policy noeviction" in command
+    # noeviction only protects anything with a limit (storyline doctor calls its absence an error)
+    assert re.search(r"--maxmemory \d+(gb|mb)\b", command), command
     assert re.fullmatch(r"redis:7\.\d+\.\d+-alpine", redis["image"]), "a pinned Redis 7 (XAUTOCLAIM, XINFO lag)"
     assert any(v.endswith(":/data") for v in redis["volumes"]), "the AOF lives on a volume"
 

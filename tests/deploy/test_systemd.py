@@ -69,3 +69,31 @@ def test_a_worker_instance_stops_warm_and_keeps_its_metrics_files_to_itself(monk
 def test_beat_is_a_single_unit_not_a_template():
     assert not list(SYSTEMD.glob("storyline-beat@*"))
     assert shlex.split(_unit("storyline-beat.service")["Service"]["ExecStart"])[1:] == ["beat"]
+
+
+#: the highest `systemd-analyze security` exposure a unit may have ("OK" is below 4.0)
+MAX_EXPOSURE = 2.0
+
+
+def _exposure(path) -> float:
+    import re
+    import subprocess
+
+    from tests.deploy import tools
+
+    run = subprocess.run([tools.systemd_analyze(), "security", "--offline=true", "--no-pager", str(path)],
+                         capture_output=True, text=True, timeout=120)
+    found = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", run.stdout + run.stderr)
+    assert found, run.stdout + run.stderr
+    return float(found.group(1))
+
+
+@pytest.mark.parametrize("name", UNITS)
+def test_systemd_analyze_security_rates_each_unit_ok(name):
+    assert _exposure(SYSTEMD / name) <= MAX_EXPOSURE
+
+
+def test_the_security_check_bites_on_an_unsandboxed_unit(tmp_path):
+    unit = (SYSTEMD / "storyline-beat.service").read_text().split("# Sandbox:")[0] + "\n[Install]\nWantedBy=multi-user.target\n"
+    (tmp_path / "storyline-beat.service").write_text(unit)
+    assert _exposure(tmp_path / "storyline-beat.service") > 5.0

@@ -81,3 +81,22 @@ def test_a_refetch_is_conditional_and_an_unchanged_page_is_not_modified(httpserv
     assert fetcher.fetch_page(httpserver.url_for("/story")).status == 200
     again = PageFetcher(client, keys, fetch_settings)  # another worker: validators come from Redis
     assert again.fetch_page(httpserver.url_for("/story")).not_modified
+
+
+def test_robots_crawl_delay_spaces_the_hosts_fetches_beyond_the_configured_delay(httpserver: HTTPServer, client, keys, fetch_settings):
+    httpserver.expect_request("/robots.txt").respond_with_data("User-agent: *\nCrawl-delay: 20\nDisallow: /private/\n",
+                                                               content_type="text/plain")
+    httpserver.expect_request("/news/1").respond_with_data("<p>one</p>", content_type="text/html")
+    httpserver.expect_request("/news/2").respond_with_data("<p>two</p>", content_type="text/html")
+    assert fetch_settings.per_host_delay_seconds == 0.0  # configured: no delay at all
+    quick = fetch_settings.model_copy(update={"host_wait_seconds": 1.0})
+    fetcher = PageFetcher(client, keys, quick)
+    assert fetcher.robots.crawl_delay(httpserver.url_for("/news/1")) == 20.0
+    fetcher.fetch_page(httpserver.url_for("/news/1"))
+    # the next fetch on the host must wait about 20 s: more than host_wait_seconds, so it is
+    # refused as busy (the task goes back on the queue) and the server never sees it
+    with pytest.raises(HostBusy):
+        fetcher.fetch_page(httpserver.url_for("/news/2"))
+    assert "/news/2" not in [req.path for req, _ in httpserver.log]
+    host = httpx.URL(httpserver.url_for("/")).host
+    assert 15_000 < HostSlots(client, keys, quick).try_acquire(host, "other") <= 20_000

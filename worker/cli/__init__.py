@@ -6,21 +6,43 @@ from __future__ import annotations
 
 import typer
 
-from worker.cli import dead_letters, doctor, replay, sources, streams
+from worker.cli import dead_letters, doctor, replay, runs, sources, streams
 from worker.cli import worker as worker_command
 
 app = typer.Typer(
     help="Storyline: news in (feeds, URLs, HTML, text scrapes), clean, deduplicated, threaded events out on Redis Streams.",
     no_args_is_help=True,
-    add_completion=False,
+    # --install-completion / --show-completion for bash, zsh, fish and PowerShell (typer's own)
+    add_completion=True,
 )
 
+
+def _version(value: bool) -> None:
+    if value:
+        from worker import __version__
+
+        print(f"storyline {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """Storyline: news in (feeds, URLs, HTML, text scrapes), clean, deduplicated, threaded events out on Redis Streams."""
+
 # the order of `storyline --help`: the two README commands first
-for _group in (replay, worker_command, streams, doctor, dead_letters, sources):
+for _group in (replay, worker_command, streams, doctor, dead_letters, sources, runs):
     _group.register(app)
 
 __all__ = ["app", "main"]
 
 
 def main() -> None:
-    app()
+    # STORYLINE_JSON_LOGS=true: this process's own lines are JSON too (worker/ops/logs.py)
+    from worker.ops.logs import configure_logging
+    from worker.settings import Settings
+
+    base = Settings()
+    if base.json_logs:
+        configure_logging(base.log_level, json_logs=True)
+    app(prog_name="storyline")

@@ -10,9 +10,6 @@ from rich.console import Console
 from rich.table import Table
 
 from worker.cli.common import DataDirOpt, PrefixOpt, RedisOpt, client_for, console, redis_for, settings_from
-from worker.ops import deadletters
-from worker.runtime.app import create_app
-from worker.runtime.sinks import CelerySink
 from worker.store.keys import Keys
 
 dead_letters_app = typer.Typer(help="Inputs that could not be used: list them, requeue the ones whose file can be read again.",
@@ -26,19 +23,25 @@ def dead_letters_list(
     redis_url: str | None = RedisOpt, prefix: str | None = PrefixOpt, data_dir: str | None = DataDirOpt,
 ) -> None:
     """The newest dead letters: source, stage, error type, message, and what each was requeued as."""
+    from worker.ops import deadletters  # deferred: keeps `storyline --help` fast
     with redis_for(settings_from(redis_url, prefix, data_dir)) as (settings, _embedded):
         entries = deadletters.latest(client_for(settings), Keys(settings.prefix), count)
     if as_json:
         for e in entries:
             print(json.dumps({**e.event, "entry_id": e.entry_id, "requeued_as": e.requeued_as}))
         return
-    table = Table(title=f"dead letters (newest {len(entries)})")
-    for col in ("event id", "when", "source", "stage", "error", "message", "requeued as"):
-        table.add_column(col)
+    # three columns of two lines each, so 80 columns are enough: nothing cut that an operator
+    # needs to act on (the event id to requeue is never truncated; the rest folds)
+    table = Table(title=f"dead letters (newest {len(entries)})", show_lines=True)
+    table.add_column("event id / when", no_wrap=True)
+    table.add_column("stage / error", overflow="fold")
+    table.add_column("source / message", overflow="fold", ratio=1)
     for e in entries:
         ev = e.event
-        table.add_row(ev["event_id"], ev["occurred_at"][:19], ev["source"]["uri"], ev["stage"], ev["error_type"],
-                      ev["message"][:80], e.requeued_as or "")
+        when = ev["occurred_at"][:19].replace("T", " ")
+        requeued = f"\n[green]requeued as {e.requeued_as}[/]" if e.requeued_as else ""
+        table.add_row(f"{ev['event_id']}\n[dim]{when}[/]", f"{ev['stage']}\n{ev['error_type']}",
+                      f"{ev['source']['uri']}\n[dim]{ev['message'][:300]}[/]{requeued}")
     Console().print(table)
 
 
@@ -52,6 +55,9 @@ def dead_letters_requeue(
 ) -> None:
     """Send dead-lettered file inputs back to the workers (the file is read again, here); prints
     one JSON line per dead letter: requeued (with its new doc id) or skipped (with why)."""
+    from worker.ops import deadletters  # deferred: keeps `storyline --help` fast
+    from worker.runtime.app import create_app  # deferred: keeps `storyline --help` fast
+    from worker.runtime.sinks import CelerySink
     if not event_ids and not every:
         console.print("[red]error:[/] name event ids, or pass --all")
         raise typer.Exit(2)

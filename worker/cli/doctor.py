@@ -7,13 +7,13 @@ from rich.console import Console
 from rich.table import Table
 
 from worker.cli.common import DataDirOpt, PrefixOpt, RedisOpt, client_for, redis_for, settings_from
-from worker.runtime.doctor import run_checks
 
 
 def doctor(
     redis_url: str | None = RedisOpt, prefix: str | None = PrefixOpt, data_dir: str | None = DataDirOpt,
 ) -> None:
     """Check the connected Redis (eviction policy, persistence, memory), workers and streams."""
+    from worker.runtime.doctor import run_checks  # deferred: keeps `storyline --help` fast
     with redis_for(settings_from(redis_url, prefix, data_dir)) as (settings, _embedded):
         findings = run_checks(client_for(settings), settings)
     table = Table(title="storyline doctor")

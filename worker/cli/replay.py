@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import typer
@@ -12,8 +13,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from worker.cli.common import DataDirOpt, PrefixOpt, RedisOpt, client_for, console, redis_for, settings_from
-from worker.runtime.replay import Replay, summarise
-from worker.sources.files import expand_paths
 
 
 def replay(
@@ -25,6 +24,9 @@ def replay(
     redis_url: str | None = RedisOpt, prefix: str | None = PrefixOpt, data_dir: str | None = DataDirOpt,
 ) -> None:
     """Replay files through the workers into the streams, wait for every input, print a summary."""
+    from worker.runtime.replay import Replay  # deferred: keeps `storyline --help` fast
+    from worker.runtime.replay import summarise
+    from worker.sources.files import expand_paths
     try:
         files = expand_paths(paths)
     except FileNotFoundError as exc:
@@ -39,7 +41,11 @@ def replay(
         task = bar.add_task("replay", total=len(files))
         run = Replay(settings, client_for(settings), progress=lambda done, _total: bar.update(task, completed=done),
                      warn=console.print)
+        # the workers started here write to a log file, not between the progress bar and the table
+        run.log_file = Path(tempfile.gettempdir()) / f"storyline-replay-{run.run_id}.log"
         outcomes = run.run(files, workers=workers, concurrency=concurrency, timeout=timeout, embedded=embedded)
+    if run.log_file.exists():
+        console.print(f"[dim]worker log: {run.log_file}[/]")
     summary = summarise(outcomes)
     if as_json:
         print(json.dumps(summary))

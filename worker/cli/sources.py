@@ -7,24 +7,18 @@ from __future__ import annotations
 import json
 import re
 import signal
+import sys
 import threading
 import time
 import uuid
 
+import structlog
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from worker.cli.common import DataDirOpt, PrefixOpt, RedisOpt, client_for, console, redis_for, settings_from
 from worker.errors import BadFeed
-from worker.runtime.app import create_app
-from worker.runtime.processes import start_beat_process, stop_worker_process
-from worker.runtime.schedule import subscribe, unsubscribe
-from worker.runtime.sinks import build_consumer
-from worker.sources.feeds import FeedRegistry
-from worker.sources.files import expand_paths
-from worker.sources.requests import requests_for
-from worker.sources.requests import submit as xadd_requests
 from worker.store.keys import Keys
 
 feeds_app = typer.Typer(help="Subscribed feeds (RSS, Atom, JSON Feed), polled on the beat schedule.",
@@ -59,16 +53,30 @@ def feeds_add(
     url: str = typer.Argument(..., help="Feed URL (RSS, Atom or JSON Feed)."),
     every: str = typer.Option("10m", "--every", help="Polling interval: 90s, 10m, 1h ..."),
     poll_now: bool = typer.Option(True, "--poll-now/--no-poll-now", help="Send a first poll at once."),
+    check: bool = typer.Option(True, "--check/--no-check", help="Fetch and parse the feed now, and refuse it when that fails (404, a private address, not a feed)."),
     redis_url: str | None = RedisOpt, prefix: str | None = PrefixOpt, data_dir: str | None = DataDirOpt,
 ) -> None:
-    """Subscribe to a feed (or change its interval) and put it on the beat schedule."""
+    """Subscribe to a feed (or change its interval) and put it on the beat schedule. The feed is
+    fetched once first (through the same SSRF guard and politeness as a poll), so a wrong URL
+    is refused now rather than showing up later in `feeds list`."""
+    from worker.runtime.app import create_app  # deferred: keeps `storyline --help` fast
+    from worker.runtime.schedule import subscribe
+    from worker.sources.feeds import FeedRegistry
     seconds = parse_duration(every)
     with redis_for(settings_from(redis_url, prefix, data_dir)) as (settings, _embedded):
         if seconds < settings.feeds.min_every_seconds:
             console.print(f"[red]error:[/] --every {every} is below the minimum of {settings.feeds.min_every_seconds}s "
                           "(STORYLINE_FEEDS__MIN_EVERY_SECONDS)")
             raise typer.Exit(2)
-        registry = FeedRegistry(client_for(settings), Keys(settings.prefix))
+        client, keys = client_for(settings), Keys(settings.prefix)
+        if check:
+            from worker.sources.rss import normalise_link
+
+            if not normalise_link(url):  # the same refusal (exit 2) as without the check
+                console.print(f"[red]error:[/] a feed URL must be an absolute http(s) URL, not {url!r}")
+                raise typer.Exit(2)
+            _check_feed(client, keys, settings, url)
+        registry = FeedRegistry(client, keys)
         try:
             feed = subscribe(create_app(settings), registry, url, seconds, poll_now=poll_now)
         except BadFeed as exc:
@@ -78,24 +86,49 @@ def feeds_add(
         print(feed.feed_id)
 
 
+def _check_feed(client, keys: Keys, settings, url: str) -> None:
+    """Fetch and parse ``url`` as a poll would; exit 1 saying why when that fails."""
+    from worker.errors import StorylineError
+    from worker.sources.pages import PageFetcher
+    from worker.sources.rss import poll_feed
+
+    try:
+        result = poll_feed(PageFetcher(client, keys, settings.fetch), url, max_entries=settings.feeds.max_entries)
+    except StorylineError as exc:
+        console.print(f"[red]error:[/] {url} is not a feed Storyline can poll: {exc}\n"
+                      "(add it anyway with --no-check, e.g. when the server is down for now)")
+        raise typer.Exit(1) from exc
+    except Exception as exc:  # a parser failure, a URL httpx cannot even build
+        console.print(f"[red]error:[/] {url} is not a feed Storyline can poll: {type(exc).__name__}: {exc}")
+        raise typer.Exit(1) from exc
+    entries = len(result.feed.entries) if result.feed else 0
+    console.print(f"[dim]checked: {entries} entr{'y' if entries == 1 else 'ies'} at {result.url}[/]")
+
+
 @feeds_app.command("list")
 def feeds_list(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     redis_url: str | None = RedisOpt, prefix: str | None = PrefixOpt, data_dir: str | None = DataDirOpt,
 ) -> None:
     """Subscribed feeds with their last poll, status and item count."""
+    from worker.sources.feeds import FeedRegistry  # deferred: keeps `storyline --help` fast
     with redis_for(settings_from(redis_url, prefix, data_dir)) as (settings, _embedded):
         feeds = FeedRegistry(client_for(settings), Keys(settings.prefix)).all()
     if as_json:
         print(json.dumps([f.__dict__ for f in feeds]))
         return
-    table = Table(title=f"{len(feeds)} feed(s)")
-    for col in ("id", "url", "every", "last poll", "status", "items", "errors", "last error"):
-        table.add_column(col)
+    # four columns of two lines each, readable at 80 columns: the id (to remove or pause a feed)
+    # is never cut; the URL and the last error fold
+    table = Table(title=f"{len(feeds)} feed(s)", show_lines=True)
+    table.add_column("id / every", no_wrap=True)
+    table.add_column("url / last error", overflow="fold", ratio=1)
+    table.add_column("status / last poll", overflow="fold")
+    table.add_column("items / errors", justify="right", no_wrap=True)
     for f in feeds:
-        status = f.status + (" (backing off)" if f.backoff_until > time.time() else "")
-        table.add_row(f.feed_id, f.url, f"{f.every_seconds}s", _ago(f.last_poll), status, str(f.item_count),
-                      str(f.error_count), f.last_error[:60])
+        status = ("paused, " if f.paused else "") + f.status + (" (backing off)" if f.backoff_until > time.time() else "")
+        error = f"\n[red]{f.last_error[:300]}[/]" if f.last_error else ""
+        table.add_row(f"{f.feed_id}\n[dim]{f.every_seconds}s[/]", f"{f.url}{error}", f"{status}\n[dim]{_ago(f.last_poll)}[/]",
+                      f"{f.item_count}\n{f.error_count}")
     Console().print(table)
 
 
@@ -105,6 +138,9 @@ def feeds_remove(
     redis_url: str | None = RedisOpt, prefix: str | None = PrefixOpt, data_dir: str | None = DataDirOpt,
 ) -> None:
     """Unsubscribe: drop the feed's schedule entry and its state."""
+    from worker.runtime.app import create_app  # deferred: keeps `storyline --help` fast
+    from worker.runtime.schedule import unsubscribe
+    from worker.sources.feeds import FeedRegistry
     with redis_for(settings_from(redis_url, prefix, data_dir)) as (settings, _embedded):
         feed = unsubscribe(create_app(settings), FeedRegistry(client_for(settings), Keys(settings.prefix)), url_or_id)
         if feed is None:
@@ -113,12 +149,114 @@ def feeds_remove(
         console.print(f"removed feed {feed.feed_id}: {feed.url}")
 
 
+def _set_paused(url_or_id: str, paused: bool, redis_url, prefix, data_dir) -> None:
+    from worker.runtime.app import create_app  # deferred: keeps `storyline --help` fast
+    from worker.runtime.schedule import schedule_feed, unschedule_feed
+    from worker.sources.feeds import FeedRegistry
+
+    with redis_for(settings_from(redis_url, prefix, data_dir)) as (settings, _embedded):
+        keys = Keys(settings.prefix)
+        registry = FeedRegistry(client_for(settings), keys)
+        feed = registry.find(url_or_id)
+        if feed is None:
+            console.print(f"[red]error:[/] no feed {url_or_id!r} (see: storyline feeds list)")
+            raise typer.Exit(1)
+        registry.update(feed.feed_id, paused=int(paused))
+        celery_app = create_app(settings)
+        if paused:
+            unschedule_feed(celery_app, feed.feed_id)
+        else:
+            feed.paused = 0
+            schedule_feed(celery_app, keys, feed)
+        console.print(f"{'paused' if paused else 'resumed'} feed {feed.feed_id}: {feed.url}")
+
+
+@feeds_app.command("pause")
+def feeds_pause(
+    url_or_id: str = typer.Argument(..., help="Feed URL or id (from feeds list)."),
+    redis_url: str | None = RedisOpt, prefix: str | None = PrefixOpt, data_dir: str | None = DataDirOpt,
+) -> None:
+    """Stop polling a feed, keeping its state (validators, seen entries, item count)."""
+    _set_paused(url_or_id, True, redis_url, prefix, data_dir)
+
+
+@feeds_app.command("resume")
+def feeds_resume(
+    url_or_id: str = typer.Argument(..., help="Feed URL or id (from feeds list)."),
+    redis_url: str | None = RedisOpt, prefix: str | None = PrefixOpt, data_dir: str | None = DataDirOpt,
+) -> None:
+    """Put a paused feed back on the beat schedule."""
+    _set_paused(url_or_id, False, redis_url, prefix, data_dir)
+
+
+@feeds_app.command("export")
+def feeds_export(
+    redis_url: str | None = RedisOpt, prefix: str | None = PrefixOpt, data_dir: str | None = DataDirOpt,
+) -> None:
+    """Write the subscribed feeds as OPML 2.0 on stdout (the interval and pause are kept as
+    Storyline attributes, which other readers ignore)."""
+    from worker.sources.feeds import FeedRegistry
+    from worker.sources.opml import to_opml
+
+    with redis_for(settings_from(redis_url, prefix, data_dir)) as (settings, _embedded):
+        feeds = FeedRegistry(client_for(settings), Keys(settings.prefix)).all()
+    sys.stdout.write(to_opml(feeds))
+
+
+@feeds_app.command("import")
+def feeds_import(
+    path: str = typer.Argument(..., help="An OPML file (from a feed reader, or `storyline feeds export`); - for stdin."),
+    every: str = typer.Option("", "--every", help="Polling interval of feeds the file gives none (default: STORYLINE_FEEDS' default 10m)."),
+    check: bool = typer.Option(False, "--check/--no-check", help="Fetch and parse each feed first, skipping the ones that fail."),
+    redis_url: str | None = RedisOpt, prefix: str | None = PrefixOpt, data_dir: str | None = DataDirOpt,
+) -> None:
+    """Subscribe to every feed (outline with an xmlUrl) of an OPML file; prints one JSON line per
+    feed (added, or skipped with why). Feeds already subscribed keep their state."""
+    from worker.runtime.app import create_app
+    from worker.runtime.schedule import schedule_feed
+    from worker.sources.feeds import FeedRegistry
+    from worker.sources.opml import parse_opml
+
+    data = sys.stdin.buffer.read() if path == "-" else open(path, "rb").read()
+    try:
+        outlines = parse_opml(data)
+    except ValueError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    default_every = parse_duration(every) if every else 600
+    failed = 0
+    with redis_for(settings_from(redis_url, prefix, data_dir)) as (settings, _embedded):
+        client, keys = client_for(settings), Keys(settings.prefix)
+        registry, celery_app = FeedRegistry(client, keys), create_app(settings)
+        for outline in outlines:
+            seconds = max(outline.every_seconds or default_every, settings.feeds.min_every_seconds)
+            try:
+                if check:
+                    _check_feed(client, keys, settings, outline.url)
+                feed = registry.add(outline.url, seconds)
+            except (BadFeed, typer.Exit) as exc:
+                failed += 1
+                print(json.dumps({"url": outline.url, "status": "skipped", "reason": str(exc) or "check failed"}))
+                continue
+            if outline.paused:
+                registry.update(feed.feed_id, paused=1)
+            else:
+                schedule_feed(celery_app, keys, feed)
+            print(json.dumps({"url": feed.url, "feed_id": feed.feed_id, "status": "added", "every_seconds": seconds,
+                              "paused": outline.paused}))
+    if failed:
+        raise typer.Exit(1)
+
+
 def submit(
     items: list[str] = typer.Argument(..., help="URLs to fetch, and files or folders (.txt, .html, .htm) to ingest."),
     run_id: str | None = typer.Option(None, "--run-id", help="Record outcomes under this run id (default: a new one, printed)."),
     redis_url: str | None = RedisOpt, prefix: str | None = PrefixOpt, data_dir: str | None = DataDirOpt,
 ) -> None:
     """Write ingest requests to the request stream (<prefix>:requests); `storyline consume` hands them on."""
+    from worker.sources.files import expand_paths  # deferred: keeps `storyline --help` fast
+    from worker.sources.requests import requests_for
+    from worker.sources.requests import submit as xadd_requests
     run_id = run_id or uuid.uuid4().hex[:12]
     urls = [i for i in items if re.match(r"^https?://", i, re.I)]
     try:
@@ -142,6 +280,7 @@ def consume(
 ) -> None:
     """Read the request stream in its consumer group and hand each request to the workers.
     Run several (anywhere): entries of a consumer that died are reclaimed by the others."""
+    from worker.runtime.sinks import build_consumer  # deferred: keeps `storyline --help` fast
     with redis_for(settings_from(redis_url, prefix, data_dir)) as (settings, _embedded):
         consumer = build_consumer(settings, client_for(settings), name or None)
         consumer.ensure_group()
@@ -151,7 +290,8 @@ def consume(
             return
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        console.print(f"consuming {consumer.stream} as {consumer.name} in group {consumer.group}")
+        structlog.get_logger("storyline.consume").info("consuming", stream=consumer.stream, consumer=consumer.name,
+                                                       group=consumer.group)
         try:
             consumer.run(stop)
         except KeyboardInterrupt:
@@ -164,8 +304,14 @@ def beat(
 ) -> None:
     """Run Celery beat with the Redis schedule (celery-redbeat). Run one or several: a lock in
     Redis lets exactly one send the polls at a time."""
+    from worker.runtime.processes import forward_sigterm  # deferred: keeps `storyline --help` fast
+    from worker.runtime.processes import start_beat_process
+    from worker.runtime.processes import stop_worker_process
     with redis_for(settings_from(redis_url, prefix, data_dir)) as (settings, _embedded):
         proc = start_beat_process(settings, loglevel)
+        # SIGTERM (systemd, Kubernetes, docker stop) reaches this process only: pass it on, or
+        # beat (in its own session) outlives us and keeps sending polls
+        forward_sigterm(proc)
         try:
             raise typer.Exit(proc.wait())
         except KeyboardInterrupt:

@@ -11,10 +11,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from worker.cli.common import DataDirOpt, PrefixOpt, RedisOpt, client_for, redis_for, settings_from
+from worker.cli.common import DataDirOpt, PrefixOpt, RedisOpt, client_for, console, redis_for, settings_from
 from worker.ops.streams import ensure_group, follow
 from worker.store.keys import Keys
-from worker.threads.state import ThreadState
 
 
 def tail(
@@ -26,6 +25,12 @@ def tail(
     redis_url: str | None = RedisOpt, prefix: str | None = PrefixOpt, data_dir: str | None = DataDirOpt,
 ) -> None:
     """Follow a stream through a consumer group, printing one JSON event per line and acking it."""
+    streams = [key.removeprefix("_:") for key in Keys("_").output_streams]  # short names
+    if stream not in streams:
+        # refused before touching Redis: XREADGROUP on a made-up name would create a stray
+        # stream and group, then block forever on it
+        console.print(f"[red]error:[/] no stream {stream!r}; choose one of: {', '.join(streams)}")
+        raise typer.Exit(2)
     with redis_for(settings_from(redis_url, prefix, data_dir)) as (settings, _embedded):
         client = client_for(settings)
         key = Keys(settings.prefix).stream(stream)
@@ -45,6 +50,10 @@ def threads(
     redis_url: str | None = RedisOpt, prefix: str | None = PrefixOpt, data_dir: str | None = DataDirOpt,
 ) -> None:
     """List threads (or stories) with their size and label."""
+    from worker.threads.state import ThreadState  # deferred: keeps `storyline --help` fast
+    if level not in ("thread", "story"):
+        console.print(f"[red]error:[/] --level must be thread or story, not {level!r}")
+        raise typer.Exit(2)
     with redis_for(settings_from(redis_url, prefix, data_dir)) as (settings, _embedded):
         state = ThreadState(client_for(settings), Keys(settings.prefix), settings.threads)
         rows = state.list_clusters(level, limit)

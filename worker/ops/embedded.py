@@ -37,6 +37,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def default_maxmemory() -> int:
+    """Half of the machine's memory (1 GiB when it cannot be read), in bytes."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+    except (ValueError, OSError, AttributeError):
+        return 2**30
+
+
 class EmbeddedRedis:
     """Start (or join) the data directory's Redis; ``stop`` shuts it down only if we started it."""
 
@@ -61,7 +69,9 @@ class EmbeddedRedis:
             [
                 redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(self.data_dir),
                 "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
-                "--maxmemory-policy", "noeviction", "--logfile", str(self.data_dir / "redis.log"),
+                # a limit, so that noeviction applies (writes fail loudly) before the OOM killer
+                # decides; `storyline doctor` calls a Redis without one an error
+                "--maxmemory", str(default_maxmemory()), "--maxmemory-policy", "noeviction", "--logfile", str(self.data_dir / "redis.log"),
             ],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )

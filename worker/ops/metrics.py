@@ -39,6 +39,7 @@ from worker.model import Stage
 from worker.settings import Settings
 from worker.store.client import connect
 from worker.store.keys import Keys
+from worker.sources import telemetry as source_telemetry
 
 log = structlog.get_logger("storyline.metrics")
 
@@ -71,6 +72,27 @@ STAGE_SECONDS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 120.0),
     registry=REGISTRY,
 )
+
+
+class BuildInfo(Collector):
+    """``storyline_build_info{version, python, celery}`` = 1: which release each process runs
+    (a dashboard shows a rollout; an alert finds a fleet on two versions)."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        import platform
+
+        from worker import __version__
+
+        try:
+            from importlib.metadata import version
+
+            celery_version = version("celery")
+        except Exception:  # pragma: no cover - celery is a dependency
+            celery_version = "unknown"
+        family = GaugeMetricFamily("storyline_build_info", "Storyline's version and its runtime's; always 1.",
+                                   labels=["version", "python", "celery"])
+        family.add_metric([__version__, platform.python_version(), celery_version], 1)
+        yield family
 
 
 def record_stages(timings_ms: dict[str, float], failed_stage: str | None = None) -> None:
@@ -114,7 +136,7 @@ class RedisCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         up = GaugeMetricFamily("storyline_redis_up", "1 when the last scrape could read Redis.")
         queue = GaugeMetricFamily("storyline_queue_length", "Ingest tasks waiting in the Celery queue.", labels=["queue"])
-        length = GaugeMetricFamily("storyline_stream_length", "Entries in each output stream (XLEN).", labels=["stream"])
+        length = GaugeMetricFamily("storyline_stream_length", "Entries in each output stream and in the request stream (XLEN).", labels=["stream"])
         pending = GaugeMetricFamily(
             "storyline_consumer_group_pending",
             "Entries delivered to a consumer group and not yet acknowledged (XINFO GROUPS pending).",
@@ -125,7 +147,8 @@ class RedisCollector(Collector):
             labels=["stream", "group"])
         try:
             queue.add_metric([self._keys.queue], self._client.llen(self.queue_key))
-            for stream in self._keys.output_streams:
+            # the request stream too: its consume group's lag is how far `storyline consume` is behind
+            for stream in (*self._keys.output_streams, self._keys.requests):
                 short = stream.removeprefix(f"{self._keys.prefix}:")
                 length.add_metric([short], self._client.xlen(stream))
                 for group in self._groups(stream):
@@ -175,7 +198,10 @@ def serving_registry(client: redis.Redis, keys: Keys) -> CollectorRegistry:
     else:
         registry = CollectorRegistry()
         registry.register(_Forward(REGISTRY))
+        source_telemetry.build_all()  # so their families are served before the first fetch
+        registry.register(_Forward(source_telemetry.REGISTRY))  # the sources' own instruments
     registry.register(RedisCollector(client, keys))
+    registry.register(BuildInfo())
     return registry
 
 

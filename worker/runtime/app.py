@@ -75,6 +75,10 @@ def create_app(settings: Settings) -> Celery:
         redbeat_redis_options={"retry_period": 60},
     )
     app.conf.storyline_settings = settings
+    if settings.json_logs:  # every line of the process one JSON object, Celery's own too
+        from worker.ops.logs import take_over_celery_logging
+
+        take_over_celery_logging(settings.log_level)
     return app
 
 

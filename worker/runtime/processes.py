@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
+from worker.ops.logs import celery_env
 from worker.runtime.app import create_app
 from worker.settings import Settings
 from worker.store.keys import Keys
@@ -25,21 +26,31 @@ def worker_env(settings: Settings) -> dict[str, str]:
     env["REDIS_URL"] = settings.redis_url or ""
     env["STORYLINE_PREFIX"] = settings.prefix
     env["STORYLINE_METRICS_PORT"] = str(settings.metrics_port)
-    return env
+    # no Celery banner when every line must be JSON (worker/ops/logs.py)
+    return celery_env(env, settings.json_logs)
 
 
 def start_worker_process(settings: Settings, concurrency: int, loglevel: str = "WARNING",
-                         output: IO[Any] | None = None) -> subprocess.Popen[bytes]:
+                         output: IO[Any] | None = None, *, name: str | None = None,
+                         log_file: str | os.PathLike[str] | None = None) -> subprocess.Popen[bytes]:
     """A Celery worker in a subprocess, on this settings' queue, logging at ``loglevel`` to
-    ``output`` (a file; default: this process's stderr)."""
+    ``output`` (a file; default: this process's stderr).
+
+    ``name`` is the Celery node name (``%h`` is the host name); by default a random one for the
+    short-lived workers of `replay`, so they never clash with a standing worker on the host.
+    ``log_file``: the worker's output (both streams) goes there instead of to our stderr."""
     cmd = [
         sys.executable, "-m", "celery", *(["-q"] if loglevel.upper() != "INFO" and loglevel.upper() != "DEBUG" else []),
         "-A", "worker.app", "worker", "-Q", Keys(settings.prefix).queue,
         "-c", str(concurrency), "-l", loglevel, "--without-gossip", "--without-mingle",
-        "-n", f"storyline-replay-{uuid.uuid4().hex[:6]}@%h",
+        "-n", name or f"storyline-replay-{uuid.uuid4().hex[:6]}@%h",
     ]
     env = worker_env(settings)
     env["STORYLINE_LOG_LEVEL"] = loglevel
+    if log_file is not None:
+        with open(log_file, "ab") as out:  # the child keeps its own copy of the descriptor
+            return subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    start_new_session=True)
     # the worker's output goes to stderr, so `replay --json` keeps stdout for the summary
     return subprocess.Popen(cmd, env=env, stdout=output or sys.stderr, stderr=output, start_new_session=True)
 

@@ -81,6 +81,8 @@ class Replay:
     progress: Callable[[int, int], None] = lambda done, total: None
     warn: Callable[[str], None] = lambda text: None
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    #: where the workers started here write their output (not the user's terminal); None: stderr
+    log_file: Path | None = None
 
     def run(self, files: list[Path], *, workers: int, concurrency: int, timeout: float,
             embedded: bool) -> list[dict[str, Any]]:
@@ -89,7 +91,7 @@ class Replay:
         celery_app = create_app(self.settings)
         keys = Keys(self.settings.prefix)
         start_here = workers if workers >= 0 else (0 if (not embedded and workers_alive(self.settings)) else 1)
-        procs = [start_worker_process(self.settings, concurrency) for _ in range(start_here)]
+        procs = [start_worker_process(self.settings, concurrency, log_file=self.log_file) for _ in range(start_here)]
         if start_here:
             self.warn(f"[dim]started {start_here} worker process group(s) with {concurrency} process(es) each[/]")
         sent: dict[str, Path] = {}
@@ -104,7 +106,7 @@ class Replay:
         try:
             sent.update(send_files(celery_app, self.client, self.settings, self.run_id,
                                    [(uuid.uuid4().hex[:16], path) for path in files]))
-            self.wait(len(files), procs, timeout, restart=lambda: start_worker_process(self.settings, concurrency),
+            self.wait(len(files), procs, timeout, restart=lambda: start_worker_process(self.settings, concurrency, log_file=self.log_file),
                       resend_lost=resend_lost)
         finally:
             for p in procs:

@@ -21,6 +21,7 @@ import redis
 from worker.errors import BadFeed, EmptyFeed, FeedTruncated, PermanentError, StorylineError, TransientError
 from worker.model import InputDocument, Stage
 from worker.settings import FeedSettings
+from worker.sources import telemetry as metrics
 from worker.sources.rss import FeedEntry, Fetcher, entry_document, normalise_link, poll_feed
 from worker.store import runs
 from worker.store.keys import Keys
@@ -70,6 +71,9 @@ class FeedState:
     entries_last: int = 0
     #: new entries at the last poll
     new_last: int = 0
+    #: 1 while paused (`storyline feeds pause`): off the beat schedule, and a poll already
+    #: queued does nothing
+    paused: int = 0
 
     @classmethod
     def from_hash(cls, raw: dict[bytes, bytes]) -> "FeedState":
@@ -139,7 +143,7 @@ class EntrySink(Protocol):
 @dataclass
 class PollOutcome:
     feed_id: str
-    #: polled | not_modified | dead_letter | backoff | busy | unknown
+    #: polled | not_modified | dead_letter | backoff | busy | paused | unknown
     status: str
     entries: int = 0
     new: int = 0
@@ -188,7 +192,9 @@ class FeedPoller:
         self.lock_seconds = lock_seconds
 
     def poll(self, feed_id: str, sink: EntrySink, *, run_id: str | None = None, force: bool = False) -> PollOutcome:
+        started = time.monotonic()
         outcome = self._poll(feed_id, sink, run_id=run_id, force=force)
+        metrics.record_feed_poll(feed_id, outcome.status, time.monotonic() - started)
         if run_id:
             pipe = self.client.pipeline()
             runs.record_outcome(pipe, self.keys, run_id, f"feed:{feed_id}", outcome.to_json())
@@ -199,6 +205,8 @@ class FeedPoller:
         state = self.registry.get(feed_id)
         if state is None:
             return PollOutcome(feed_id, "unknown", message="no such feed (removed?)")
+        if state.paused and not force:
+            return PollOutcome(feed_id, "paused", message="paused (storyline feeds resume)")
         now = time.time()
         if not force and state.backoff_until > now:
             return PollOutcome(feed_id, "backoff", message=f"backing off until {state.backoff_until:.0f}")

@@ -21,6 +21,7 @@ import httpx
 from worker.errors import FetchRefused, FetchTimeout, TooLarge, TransientError
 from worker.settings import FetchSettings
 from worker.sources.guard import AddressPolicy, GuardedBackend
+from worker.sources import telemetry as metrics
 
 Kind = Literal["page", "feed", "robots"]
 
@@ -194,11 +195,14 @@ def fetch(
         try:
             response = client.send(request, stream=True)
         except httpx.TimeoutException as exc:
+            metrics.record_fetch(kind, "timeout")
             raise FetchTimeout(f"timed out fetching {current}: {type(exc).__name__}") from exc
         except httpx.TransportError as exc:
+            metrics.record_fetch(kind, "transport_error")
             raise TransientError(f"cannot fetch {current}: {type(exc).__name__}: {exc}") from exc
         try:
             status = response.status_code
+            metrics.record_fetch(kind, status)
             if status in _REDIRECTS:
                 location = response.headers.get("location")
                 if not location:

@@ -40,12 +40,16 @@ class PageFetcher:
               last_modified: str | None = None) -> FetchResult:
         """One polite fetch: the host's slot held for its duration; robots.txt checked for pages."""
         host = (httpx.URL(url).host or "").lower()
+        crawl_delay = None
         if kind == "page" and self.settings.respect_robots:
             # the guard and allow-list run inside fetch too; checking them first keeps a refused
             # URL from costing a robots.txt request
             check_target(httpx.URL(url), self.settings, self.policy)
             self.robots.check(url)
-        with self.slots.slot(host):
+            # robots.txt's Crawl-delay spaces this host's fetches (a long one makes the task wait
+            # on the queue, through HostBusy, rather than hold a worker)
+            crawl_delay = self.robots.crawl_delay(url)
+        with self.slots.slot(host, crawl_delay):
             return fetch(self.http, url, self.settings, kind=kind, etag=etag,  # type: ignore[arg-type]
                          last_modified=last_modified, policy=self.policy)
 

@@ -19,6 +19,7 @@ import redis
 from worker.errors import HostBusy
 from worker.settings import FetchSettings
 from worker.store.keys import Keys
+from worker.sources import telemetry as metrics
 
 _SCRIPT = resources.files("worker.sources").joinpath("lua/host_slot.lua").read_text()
 
@@ -32,28 +33,36 @@ class HostSlots:
         #: a lease outlives the longest possible fetch, in ms
         self.lease_ms = int((settings.total_timeout + 10) * 1000)
 
-    def try_acquire(self, host: str, token: str) -> int:
-        """0 when ``token`` now holds a slot on ``host``, else the ms to wait before retrying."""
+    def try_acquire(self, host: str, token: str, crawl_delay: float | None = None) -> int:
+        """0 when ``token`` now holds a slot on ``host``, else the ms to wait before retrying.
+        ``crawl_delay`` (the host's robots.txt Crawl-delay, seconds): at least that long between
+        two fetches starting there, one at a time, whatever the configured delay."""
+        delay = self.settings.per_host_delay_seconds
+        concurrency = self.settings.per_host_concurrency
+        if crawl_delay:
+            delay, concurrency = max(delay, crawl_delay), 1
         return int(self._acquire(
             keys=[self.keys.host_slots(host), self.keys.host_next(host)],
-            args=[token, self.settings.per_host_concurrency, int(self.settings.per_host_delay_seconds * 1000),
-                  self.lease_ms],
+            args=[token, concurrency, int(delay * 1000), self.lease_ms],
         ))
 
     def release(self, host: str, token: str) -> None:
         self.client.zrem(self.keys.host_slots(host), token)
 
     @contextmanager
-    def slot(self, host: str) -> Iterator[None]:
+    def slot(self, host: str, crawl_delay: float | None = None) -> Iterator[None]:
         """Hold a slot on ``host`` for the block; waits up to ``host_wait_seconds``, then raises
         HostBusy so the task is put back on the queue instead of holding a worker process."""
         token = uuid.uuid4().hex
-        deadline = time.monotonic() + self.settings.host_wait_seconds
+        started = time.monotonic()
+        deadline = started + self.settings.host_wait_seconds
         while True:
-            wait_ms = self.try_acquire(host, token)
+            wait_ms = self.try_acquire(host, token, crawl_delay)
             if wait_ms == 0:
+                metrics.POLITENESS_WAIT_SECONDS.observe(time.monotonic() - started)
                 break
             if time.monotonic() + wait_ms / 1000 > deadline:
+                metrics.HOST_BUSY.inc()
                 raise HostBusy(f"{host} is busy (per-host politeness); try again in {wait_ms / 1000:.1f}s")
             time.sleep(wait_ms / 1000)
         try:

@@ -21,6 +21,7 @@ import json
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -200,6 +201,9 @@ class RequestConsumer:
         stop = stop or threading.Event()
         while not stop.is_set():
             try:
+                # heartbeat for the liveness probe (worker/ops/health.py): this loop is turning
+                self.client.set(self.keys.consumer_alive(self.name), int(time.time()),
+                                ex=max(30, 3 * self.settings.block_ms // 1000 + 10))
                 self.run_once(block_ms=self.settings.block_ms)
             except (redis.ConnectionError, redis.TimeoutError):
                 stop.wait(1.0)  # Redis restarting: the client reconnects on the next call

@@ -15,6 +15,7 @@ from worker.errors import FetchRefused
 from worker.settings import FetchSettings
 from worker.sources.http import fetch
 from worker.store.keys import Keys
+from worker.sources import telemetry as metrics
 
 #: the product token matched against User-agent lines
 ROBOTS_AGENT = "Storyline"
@@ -57,7 +58,19 @@ class RobotsCache:
         self.client.set(key, text, ex=self.settings.robots_ttl_seconds)
         return text
 
+    def crawl_delay(self, url: str, agent: str = ROBOTS_AGENT) -> float | None:
+        """The host's ``Crawl-delay`` for ``agent`` (or ``*``), in seconds; None when it sets none.
+        Not in RFC 9309, but widely set and honoured; urllib.robotparser reads it."""
+        parser = RobotFileParser()
+        parser.parse(self.robots_txt(httpx.URL(url)).splitlines())
+        try:
+            delay = parser.crawl_delay(agent)
+        except (TypeError, ValueError):
+            return None
+        return float(delay) if delay is not None and float(delay) > 0 else None
+
     def check(self, url: str) -> None:
         """Raise FetchRefused when the host's robots.txt disallows ``url``."""
         if not allows(self.robots_txt(httpx.URL(url)), url):
+            metrics.ROBOTS_REFUSALS.inc()
             raise FetchRefused(f"robots.txt of {origin_of(httpx.URL(url))} disallows {url} for {ROBOTS_AGENT}")

@@ -26,12 +26,20 @@ def assess(info: dict[str, Any], config: dict[str, str]) -> list[Finding]:
     out.append(Finding("ok" if new_enough else "error", "version",
                        f"Redis {version}" + ("" if new_enough else ": Storyline needs Redis 6.2 or newer (streams, XAUTOCLAIM)")))
     policy = config.get("maxmemory-policy", "")
-    out.append(Finding(
-        "ok" if policy == "noeviction" else "warn", "maxmemory-policy",
-        f"{policy}" + ("" if policy == "noeviction" else
-                       ": Redis may evict dedup, thread or queue keys under memory pressure, silently losing "
-                       "state or tasks. Fix: CONFIG SET maxmemory-policy noeviction (and in redis.conf)"),
-    ))
+    if policy == "noeviction":
+        out.append(Finding("ok", "maxmemory-policy", policy))
+    elif policy.startswith(("allkeys-", "volatile-")):
+        # an error, not a warning: eviction drops dedup entries (copies then pass as new
+        # articles), thread centroids (stories split) or queued tasks, and says nothing
+        out.append(Finding("error", "maxmemory-policy",
+                           f"{policy}: under memory pressure Redis silently evicts dedup, thread or queue keys "
+                           "(duplicates published again, threads split, tasks lost). Fix: CONFIG SET "
+                           "maxmemory-policy noeviction, and `maxmemory-policy noeviction` in redis.conf "
+                           "(or your provider's parameter group)"))
+    else:
+        out.append(Finding("warn", "maxmemory-policy",
+                           f"{policy or 'unknown'}: not noeviction; Storyline needs Redis to refuse writes when "
+                           "full, never to evict. Fix: CONFIG SET maxmemory-policy noeviction"))
     aof = config.get("appendonly", "no")
     out.append(Finding(
         "ok" if aof == "yes" else "warn", "appendonly",
@@ -42,15 +50,22 @@ def assess(info: dict[str, Any], config: dict[str, str]) -> list[Finding]:
     if aof == "yes":
         out.append(Finding("ok" if fsync in ("everysec", "always") else "warn", "appendfsync",
                            fsync + ("" if fsync in ("everysec", "always") else ": up to the OS's flush interval of writes can be lost; use everysec")))
-    maxmem = int(config.get("maxmemory", "0") or 0)
+    maxmem = int(config.get("maxmemory", "0") or 0) if "maxmemory" in config else None
     used = int(info.get("used_memory", 0))
     if maxmem:
         share = used / maxmem
         out.append(Finding("ok" if share < 0.8 else "warn", "memory",
                            f"{used / 2**20:.0f} MiB of {maxmem / 2**20:.0f} MiB used ({share:.0%})"
                            + ("" if share < 0.8 else ": writes will fail at the limit with noeviction; add memory or shorten windows")))
+    elif maxmem == 0:
+        # noeviction only acts at the limit: without one Redis grows until the kernel's OOM
+        # killer ends it, losing everything written since the last fsync
+        out.append(Finding("error", "memory",
+                           f"{used / 2**20:.0f} MiB used, no maxmemory limit: noeviction never applies and the "
+                           "kernel's OOM killer decides instead. Fix: CONFIG SET maxmemory <bytes> (about 3/4 of "
+                           "the memory Redis may use, leaving room for AOF rewrites), and `maxmemory` in redis.conf"))
     else:
-        out.append(Finding("ok", "memory", f"{used / 2**20:.0f} MiB used, no maxmemory limit"))
+        out.append(Finding("warn", "memory", f"{used / 2**20:.0f} MiB used; maxmemory unknown (CONFIG GET not allowed)"))
     return out
 
 

@@ -192,6 +192,11 @@ class Keys:
         """Hash request entry id -> processing attempts, for dead-lettering poison requests."""
         return f"{self.prefix}:src:ratt"
 
+    def consumer_alive(self, consumer: str) -> str:
+        """Heartbeat of one request consumer (unix time of its last loop; expires): what its
+        liveness probe reads (worker/ops/health.py)."""
+        return f"{self.prefix}:src:alive:{consumer}"
+
     @property
     def redbeat_prefix(self) -> str:
         """Key prefix of celery-redbeat: entries are this + name, plus ``:schedule`` and ``:lock``."""
