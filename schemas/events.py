@@ -13,10 +13,10 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.envelope import Event
+from schemas.envelope import Event, Scrubbed
 
 
-class Source(BaseModel):
+class Source(Scrubbed):
     """Where an input came from."""
 
     model_config = ConfigDict(extra="forbid")
