@@ -32,6 +32,7 @@ from worker.errors import BadRequest, PermanentError, TransientError
 from worker.model import InputDocument
 from worker.settings import RequestSettings
 from worker.sources.files import content_type_for, read_file
+from worker.store.client import read_block_ms
 from worker.store.keys import Keys
 
 
@@ -147,7 +148,7 @@ class RequestConsumer:
     def read_new(self, count: int | None = None, block_ms: int | None = None) -> list[tuple[bytes, dict[bytes, bytes]]]:
         """Entries never delivered to any consumer, now pending on this one."""
         resp = self.client.xreadgroup(self.group, self.name, {self.stream: ">"}, count=count or self.settings.batch,
-                                      block=block_ms)
+                                      block=read_block_ms(self.client, block_ms))
         return [entry for _, entries in resp or [] for entry in entries]
 
     def claim_stale(self, count: int | None = None) -> list[tuple[bytes, dict[bytes, bytes]]]:
@@ -207,7 +208,7 @@ class RequestConsumer:
         while not stop.is_set():
             try:
                 self.run_once(block_ms=self.settings.block_ms)
-            except (redis.ConnectionError, redis.TimeoutError):
+            except (redis.ConnectionError, redis.TimeoutError):  # BusyLoadingError included
                 stop.wait(1.0)  # Redis restarting: the client reconnects on the next call
 
     def _ack(self, entry_id: str) -> None:
