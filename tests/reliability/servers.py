@@ -5,10 +5,16 @@ Content-Length. Each serves in a daemon thread, and every connection stops after
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+
+import redis
+
+from worker.embedded import _free_port, redis_server_binary
 
 
 @contextmanager
@@ -67,3 +73,28 @@ def page(body: bytes, *extra: str, content_type: str = "text/html; charset=utf-8
     headers = list(extra) or [f"Content-Length: {len(body)}"]
     return ("HTTP/1.1 200 OK\r\n" + f"Content-Type: {content_type}\r\n" + "".join(h + "\r\n" for h in headers)
             + "Connection: close\r\n\r\n").encode() + body
+
+
+class PrivateRedis:
+    """A redis-server of this test's own (the shared one is never restarted), AOF on."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.port, self.dir, self.proc = _free_port(), data_dir, None
+
+    def start(self) -> redis.Redis:
+        self.proc = subprocess.Popen([redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
+                                      "--dir", str(self.dir), "--appendonly", "yes", "--save", ""],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis.Redis(port=self.port)
+        for _ in range(100):
+            try:
+                client.ping()
+                return client
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("the private redis-server did not start")
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()

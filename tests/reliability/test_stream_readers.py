@@ -16,7 +16,7 @@ import pytest
 import redis
 
 from tests.conftest import ROOT
-from worker.embedded import _free_port, redis_server_binary
+from tests.reliability.servers import PrivateRedis
 from worker.publish.streams import to_fields
 from worker.store.client import connect
 
@@ -57,31 +57,6 @@ def test_a_request_consumer_read_outlives_its_block_on_an_idle_stream(redis_url,
     assert consumer.read_new(block_ms=6000) == []
 
 
-class _PrivateRedis:
-    """A redis-server of this test's own (the shared one is never restarted), AOF on."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.port, self.dir, self.proc = _free_port(), data_dir, None
-
-    def start(self) -> redis.Redis:
-        self.proc = subprocess.Popen([redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
-                                      "--dir", str(self.dir), "--appendonly", "yes", "--save", ""],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis(port=self.port)
-        for _ in range(100):
-            try:
-                client.ping()
-                return client
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("the private redis-server did not start")
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-
 def _line(proc: subprocess.Popen, timeout: float) -> dict:
     import selectors
 
@@ -93,7 +68,7 @@ def _line(proc: subprocess.Popen, timeout: float) -> dict:
 
 @pytest.mark.slow
 def test_the_example_consumer_reconnects_after_a_redis_restart(tmp_path):
-    server = _PrivateRedis(tmp_path)
+    server = PrivateRedis(tmp_path)
     client = server.start()
     stream = "rs:dead-letter"
     first = _letter(1)
@@ -113,6 +88,9 @@ def test_the_example_consumer_reconnects_after_a_redis_restart(tmp_path):
         second = _letter(2)
         client.xadd(stream, second)
         assert _line(consumer, 30)["event_id"] == second["id"]  # nothing handled twice, nothing missed
+        deadline = time.monotonic() + 10  # the entry is acked just after it is printed
+        while client.xpending(stream, "g")["pending"] and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert client.xpending(stream, "g")["pending"] == 0
     finally:
         consumer.terminate()
