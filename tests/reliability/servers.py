@@ -14,7 +14,7 @@ from pathlib import Path
 
 import redis
 
-from worker.embedded import _free_port, redis_server_binary
+from worker.ops.embedded import _free_port, redis_server_binary
 
 
 @contextmanager

@@ -76,7 +76,7 @@ def test_a_server_that_hangs_up_before_answering_is_still_transient(fetch_settin
 
 
 def _fetch_outcome(app, keys, client, url: str, timeout: float = 60) -> dict:
-    from worker.sources.tasks import CelerySink
+    from worker.runtime.sinks import CelerySink
 
     doc_id = uuid.uuid4().hex[:16]
     CelerySink(app, keys).fetch(doc_id, url, source_kind="url", run_id=None)

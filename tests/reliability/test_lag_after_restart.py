@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 
 from tests.reliability.servers import PrivateRedis
-from worker.metrics import RedisCollector
+from worker.ops.metrics import RedisCollector
 from worker.store.keys import Keys
 
 

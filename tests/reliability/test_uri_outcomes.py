@@ -45,7 +45,7 @@ def test_a_file_name_that_is_not_utf8_ends_as_one_outcome(tmp_path, redis_url, p
 
 
 def test_a_request_holding_a_lone_surrogate_ends_as_one_outcome(celery_worker, client, keys, settings):
-    from worker.sources.cli import build_consumer
+    from worker.runtime.sinks import build_consumer
 
     body = seed_paths()[4].read_text(encoding="utf-8")
     import base64
