@@ -231,9 +231,11 @@ class Settings(BaseSettings):
     extract: ExtractSettings = ExtractSettings()
     #: longest a single task may run, in seconds; the broker's visibility timeout sits above it
     task_time_limit: int = 300
-    #: seconds before the broker hands an unacknowledged task (its worker died) to another
-    #: worker; None means 4 x task_time_limit, so a running task is never handed out twice
-    visibility_timeout: int | None = None
+    #: seconds after which a task delivered to a worker that stopped renewing its lease (killed,
+    #: lost) is handed to another worker. Each live worker renews its own deliveries every third
+    #: of this (worker/runtime/lease.py), so a running task is never handed out twice however long
+    #: it runs; a lost worker's tasks go back to the queue within this plus a 5 s scan
+    visibility_timeout: int = 30
     #: port of the worker's Prometheus endpoint; 0 disables it
     metrics_port: int = 0
     #: JSON logs (structlog) instead of console-friendly ones

@@ -18,10 +18,12 @@ from worker.ops.embedded import _free_port, redis_server_binary
 
 
 @contextmanager
-def raw_server(response: bytes, *, pace: float = 0.0, head: int | None = None, lifetime: float = 30.0) -> Iterator[str]:
+def raw_server(response: bytes, *, pace: float = 0.0, head: int | None = None, lifetime: float = 30.0,
+               hits: list[float] | None = None, step: int = 1) -> Iterator[str]:
     """Answers every request with ``response``. With ``pace`` > 0 the bytes from ``head`` on
-    (all of them when ``head`` is None) go out one at a time, ``pace`` seconds apart; the
-    connection closes after the last byte, or when the client hangs up. Yields the base URL."""
+    (all of them when ``head`` is None) go out ``step`` at a time, ``pace`` seconds apart; the
+    connection closes after the last byte, or when the client hangs up. Each connection appends
+    its time to ``hits`` (when given). Yields the base URL."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
@@ -40,10 +42,10 @@ def raw_server(response: bytes, *, pace: float = 0.0, head: int | None = None, l
                     conn.sendall(response)
                     return
                 conn.sendall(response[:start])
-                for i in range(start, len(response)):
+                for i in range(start, len(response), step):
                     if stop.is_set() or time.monotonic() > until:
                         return
-                    conn.sendall(response[i:i + 1])
+                    conn.sendall(response[i:i + step])
                     time.sleep(pace)
             except OSError:
                 return  # the client hung up: what a deadline does
@@ -56,6 +58,8 @@ def raw_server(response: bytes, *, pace: float = 0.0, head: int | None = None, l
                 continue
             except OSError:
                 return
+            if hits is not None:
+                hits.append(time.monotonic())
             threading.Thread(target=serve, args=(conn,), daemon=True).start()
 
     thread = threading.Thread(target=accept, daemon=True)
