@@ -18,7 +18,7 @@ from rich.table import Table
 from worker.cli.common import DataDirOpt, PrefixOpt, RedisOpt, client_for, console, redis_for, settings_from
 from worker.errors import BadFeed
 from worker.runtime.app import create_app
-from worker.runtime.processes import start_beat_process, stop_worker_process
+from worker.runtime.processes import forward_sigterm, start_beat_process, stop_worker_process
 from worker.runtime.schedule import subscribe, unsubscribe
 from worker.runtime.sinks import build_consumer
 from worker.sources.feeds import FeedRegistry
@@ -150,7 +150,10 @@ def consume(
             print(json.dumps(counts))
             return
         stop = threading.Event()
+        # both end the loop between two reads (each blocks ~4 s at most): an entry is never
+        # left half handed on, and the command exits within seconds, inside any grace period
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
         console.print(f"consuming {consumer.stream} as {consumer.name} in group {consumer.group}")
         try:
             consumer.run(stop)
@@ -166,10 +169,14 @@ def beat(
     Redis lets exactly one send the polls at a time."""
     with redis_for(settings_from(redis_url, prefix, data_dir)) as (settings, _embedded):
         proc = start_beat_process(settings, loglevel)
+        # beat runs in its own session: without this, SIGTERM ended the wrapper alone and beat
+        # went on as an orphan, holding the redbeat lock and sending polls
+        forward_sigterm(proc)
         try:
-            raise typer.Exit(proc.wait())
-        except KeyboardInterrupt:
+            code = proc.wait()
+        finally:
             stop_worker_process(proc)
+        raise typer.Exit(code)
 
 
 def register(app: typer.Typer) -> None:

@@ -20,11 +20,12 @@ def worker(
     base = settings_from(redis_url, prefix, data_dir).with_overrides(metrics_port=metrics_port)
     with redis_for(base) as (settings, _embedded), metrics_dir(settings.metrics_port):
         proc = start_worker_process(settings, concurrency, loglevel)
-        forward_sigterm(proc)
+        forward_sigterm(proc)  # SIGTERM and SIGINT: a warm shutdown of Celery's main process
         try:
-            raise typer.Exit(proc.wait())
-        except KeyboardInterrupt:
-            stop_worker_process(proc)
+            code = proc.wait()
+        finally:
+            stop_worker_process(proc)  # at once when it already exited; kills what is left of its group
+        raise typer.Exit(code)
 
 
 def register(app: typer.Typer) -> None:
