@@ -238,6 +238,10 @@ class Settings(BaseSettings):
     visibility_timeout: int = 30
     #: port of the worker's Prometheus endpoint; 0 disables it
     metrics_port: int = 0
+    #: address the Prometheus endpoint listens on: this machine only by default, as for a
+    #: database; 0.0.0.0 (all interfaces) where a scraper on another host or pod reads it, as the
+    #: compose file and the Kubernetes manifests set
+    metrics_addr: str = "127.0.0.1"
     #: JSON logs (structlog) instead of console-friendly ones
     json_logs: bool = False
     #: level of Storyline's own log lines (DEBUG, INFO, WARNING, ERROR)

@@ -195,7 +195,7 @@ def serving_registry(client: redis.Redis, keys: Keys) -> CollectorRegistry:
     return registry
 
 
-def serve(port: int, client: redis.Redis, keys: Keys, addr: str = "0.0.0.0") -> tuple[Any, Any]:
+def serve(port: int, client: redis.Redis, keys: Keys, addr: str = "127.0.0.1") -> tuple[Any, Any]:
     """Start the /metrics HTTP server in a daemon thread; returns (server, thread)."""
     return start_http_server(port, addr=addr, registry=serving_registry(client, keys))
 
@@ -229,5 +229,5 @@ def serve_from_worker(sender: Any) -> None:
         log.error("metrics_disabled", reason="a prefork pool needs PROMETHEUS_MULTIPROC_DIR (an empty, writable "
                   "directory); `storyline worker --metrics-port N` sets one for you")
         return
-    serve(settings.metrics_port, connect(settings.redis_url or ""), Keys(settings.prefix))
-    log.info("metrics_serving", port=settings.metrics_port, multiprocess_dir=directory)
+    serve(settings.metrics_port, connect(settings.redis_url or ""), Keys(settings.prefix), addr=settings.metrics_addr)
+    log.info("metrics_serving", addr=settings.metrics_addr, port=settings.metrics_port, multiprocess_dir=directory)

@@ -49,6 +49,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
     env["REDIS_URL"] = settings.redis_url or ""
     env["STORYLINE_PREFIX"] = settings.prefix
     env["STORYLINE_METRICS_PORT"] = str(settings.metrics_port)
+    env["STORYLINE_METRICS_ADDR"] = settings.metrics_addr
     return env
 
 

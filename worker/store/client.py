@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import redis
+from kombu.utils.url import maybe_sanitize_url
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
@@ -15,6 +16,12 @@ from worker.errors import TransientError
 SOCKET_TIMEOUT_SECONDS = 5.0
 #: what a blocking read leaves between its BLOCK and the socket timeout, in ms
 _BLOCK_MARGIN_MS = 1000
+
+
+def masked(url: str | None) -> str:
+    """``url`` with its password shown as ``**``, as Celery's banner shows it: for every URL a
+    message, a log line or an error prints (kombu's own sanitiser, which knows the broker URL forms)."""
+    return maybe_sanitize_url(url or "") or ""
 
 
 def connect(url: str, *, wait_seconds: float = 10.0) -> redis.Redis:
@@ -39,7 +46,7 @@ def connect(url: str, *, wait_seconds: float = 10.0) -> redis.Redis:
             return client
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             if time.monotonic() >= deadline:
-                raise TransientError(f"Redis at {url} does not answer: {exc}") from exc
+                raise TransientError(f"Redis at {masked(url)} does not answer: {exc}") from exc
             time.sleep(0.2)
 
 
