@@ -229,7 +229,8 @@ class Settings(BaseSettings):
     requests: RequestSettings = RequestSettings()
     chrome: ChromeSettings = ChromeSettings()
     extract: ExtractSettings = ExtractSettings()
-    #: longest a single task may run, in seconds; the broker's visibility timeout sits above it
+    #: longest a single task may run, in seconds (a hard limit; a soft one just below it lets the
+    #: task dead-letter itself)
     task_time_limit: int = 300
     #: seconds after which a task delivered to a worker that stopped renewing its lease (killed,
     #: lost) is handed to another worker. Each live worker renews its own deliveries every third
