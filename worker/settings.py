@@ -216,6 +216,10 @@ class Settings(BaseSettings):
 
     #: Redis for broker, state and streams; None means "start an embedded one" (CLI only)
     redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
+    #: Celery's broker when not this Redis, e.g. RabbitMQ (``amqp://user:password@host:5672//``),
+    #: which hands a lost worker's unacknowledged tasks to another as soon as its connection
+    #: drops; Redis still holds all state and the streams. None: the Redis of ``redis_url``
+    broker_url: str | None = None
     #: prefix of every key, stream and queue, so several deployments can share one Redis
     prefix: str = "storyline"
     #: where the embedded Redis keeps its data between runs

@@ -47,7 +47,8 @@ def test_a_worker_killed_whole_has_its_inputs_finished_by_another_within_60s(red
         os.killpg(doomed.pid, signal.SIGKILL)
         doomed.wait()
         killed_at = time.monotonic()
-        assert in_flight >= 2 and client.hlen(keys.run(run_id)) < len(slow) + len(quick)
+        # (kombu's unacked hash is the Redis broker's; with STORYLINE_BROKER_URL=amqp://... RabbitMQ keeps them)
+        assert (settings.broker_url or in_flight >= 2) and client.hlen(keys.run(run_id)) < len(slow) + len(quick)
         # the acceptance criterion of the issue, not a benchmark: on the old code this wait
         # timed out (the inputs came back after 20 minutes)
         outcomes = wait_outcomes(client, keys, run_id, len(slow) + len(quick), timeout=60)
@@ -56,6 +57,9 @@ def test_a_worker_killed_whole_has_its_inputs_finished_by_another_within_60s(red
         stop_worker_process(doomed)
         if survivor is not None:
             stop_worker_process(survivor)
+        if settings.broker_url:  # RabbitMQ keeps the queue it declared: remove this test's
+            with app.connection_for_write() as conn:
+                conn.default_channel.queue_delete(keys.queue)
     print(f"inputs of the killed worker finished {took:.1f}s after the kill")
     assert sorted(outcomes) == sorted(slow + quick)
     assert all(o["status"] == "article" for o in outcomes.values()), outcomes

@@ -22,7 +22,7 @@ def create_app(settings: Settings) -> Celery:
     if not settings.redis_url:
         raise RuntimeError("no Redis configured: set REDIS_URL or pass --redis (the CLI can start an embedded one)")
     keys = Keys(settings.prefix)
-    app = Celery("storyline", broker=settings.redis_url, include=TASK_MODULES)
+    app = Celery("storyline", broker=settings.broker_url or settings.redis_url, include=TASK_MODULES)
     app.conf.update(
         # acknowledge after the task ran, so a worker killed mid-task leaves the message to redeliver
         task_acks_late=True,

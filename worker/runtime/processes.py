@@ -50,6 +50,8 @@ def worker_env(settings: Settings) -> dict[str, str]:
     env["STORYLINE_PREFIX"] = settings.prefix
     env["STORYLINE_METRICS_PORT"] = str(settings.metrics_port)
     env["STORYLINE_METRICS_ADDR"] = settings.metrics_addr
+    if settings.broker_url:
+        env["STORYLINE_BROKER_URL"] = settings.broker_url
     return env
 
 

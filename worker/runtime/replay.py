@@ -104,8 +104,10 @@ class Replay:
         try:
             sent.update(send_files(celery_app, self.client, self.settings, self.run_id,
                                    [(uuid.uuid4().hex[:16], path) for path in files]))
+            # the resend watches kombu's Redis queue and unacked hash: with another broker
+            # (RabbitMQ) both stay empty while tasks run, and nothing is popped unrecorded there
             self.wait(len(files), procs, timeout, restart=lambda: start_worker_process(self.settings, concurrency),
-                      resend_lost=resend_lost)
+                      resend_lost=None if self.settings.broker_url else resend_lost)
         finally:
             for p in procs:
                 stop_worker_process(p)
