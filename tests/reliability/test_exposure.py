@@ -20,18 +20,22 @@ from worker.store.client import masked
 SECRET = "s3cret-Pa55word"
 
 
-@pytest.mark.parametrize("url", [f"redis://:{SECRET}@127.0.0.1:1/0",  # nothing listens: connection refused
-                                 f"redis://storyline:{SECRET}@127.0.0.1:6379/15"],  # no such user: auth failure
-                         ids=["unreachable", "auth-failure"])
+@pytest.mark.parametrize("failure", ["unreachable", "auth-failure"])
 @pytest.mark.parametrize("command", [["replay", str(SEEDS), "--workers", "0"], ["doctor"], ["tail", "-n", "1"]],
                          ids=["replay", "doctor", "tail"])
-def test_a_failing_command_never_prints_the_redis_password(command, url, prefix):
+def test_a_failing_command_never_prints_the_redis_password(command, failure, prefix, redis_url):
+    from urllib.parse import urlsplit
+
+    where = urlsplit(redis_url)
+    url = {"unreachable": f"redis://:{SECRET}@127.0.0.1:1/0",  # nothing listens: connection refused
+           # the test Redis with a user it does not have: an authentication failure
+           "auth-failure": f"redis://storyline:{SECRET}@{where.hostname}:{where.port}{where.path}"}[failure]
     run = subprocess.run([sys.executable, "-m", "worker.cli", *command, "--redis", url, "--prefix", prefix],
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 2
     printed = run.stdout + run.stderr
     assert SECRET not in printed  # on the old code: twice, in the error and in its cause
-    assert ":**@127.0.0.1" in printed
+    assert ":**@" in printed
 
 
 def test_masking_keeps_everything_but_the_password():

@@ -43,6 +43,15 @@ def test_the_example_consumer_outlives_an_idle_read(redis_url, prefix, client, k
                                                        "reclaimed": 0, "poison": 0}
 
 
+def test_tail_outlives_an_idle_read(redis_url, prefix):
+    # a 6 s BLOCK on an empty stream, then -n stops it: on the old code the read timed out, the
+    # client retried it 8 times and tail died with redis.TimeoutError (exit 1) after ~1 min
+    run = subprocess.run([sys.executable, "-m", "worker.cli", "tail", "articles", "-n", "1", "--block", "6000",
+                          "--redis", redis_url, "--prefix", prefix], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout == ""
+
+
 def test_a_request_consumer_read_outlives_its_block_on_an_idle_stream(redis_url, keys, settings):
     from worker.sources.requests import RequestConsumer
     from worker.store.client import read_block_ms
