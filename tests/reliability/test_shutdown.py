@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 
@@ -24,8 +25,18 @@ pytestmark = [pytest.mark.fault, pytest.mark.slow]
 
 def _storyline(*args: str, redis_url: str, prefix: str, **extra_env: str) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k != "STORYLINE_VISIBILITY_TIMEOUT"} | extra_env
-    return subprocess.Popen([sys.executable, "-m", "worker.cli", *args, "--redis", redis_url, "--prefix", prefix],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    # stderr to a file, never a pipe nobody reads while the command runs: a full pipe would
+    # block Celery's logging, and with it the shutdown under test
+    log = tempfile.TemporaryFile(mode="w+")
+    proc = subprocess.Popen([sys.executable, "-m", "worker.cli", *args, "--redis", redis_url, "--prefix", prefix],
+                            stdout=subprocess.DEVNULL, stderr=log, env=env)
+    proc.log = log  # type: ignore[attr-defined]
+    return proc
+
+
+def _stderr(proc: subprocess.Popen) -> str:
+    proc.log.seek(0)  # type: ignore[attr-defined]
+    return proc.log.read()[-2000:]  # type: ignore[attr-defined]
 
 
 def _descendants(proc: subprocess.Popen) -> list[psutil.Process]:
@@ -50,7 +61,7 @@ def test_the_worker_shuts_down_warm_finishing_its_running_task(redis_url, prefix
         family = _descendants(wrapper)
         wrapper.send_signal(sig)
         # 25 s of warm shutdown at most, then the group is killed: inside Kubernetes' 30 s
-        assert wrapper.wait(timeout=30) == 0, wrapper.stderr.read()[-2000:]
+        assert wrapper.wait(timeout=30) == 0, _stderr(wrapper)
     finally:
         if wrapper.poll() is None:
             wrapper.kill()
@@ -98,7 +109,7 @@ def test_consume_exits_well_inside_a_grace_period(redis_url, prefix):
         started = time.monotonic()
         wrapper.send_signal(signal.SIGTERM)
         # the old code took 50-80 s (idle reads timing out inside the client's retries)
-        assert wrapper.wait(timeout=15) == 0, wrapper.stderr.read()[-2000:]
+        assert wrapper.wait(timeout=15) == 0, _stderr(wrapper)
         print(f"consume exited {time.monotonic() - started:.1f}s after SIGTERM")
     finally:
         if wrapper.poll() is None:

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -104,14 +105,28 @@ def stop_worker_process(proc: subprocess.Popen[bytes], timeout: float = STOP_TIM
 def forward_sigterm(proc: subprocess.Popen[bytes]) -> None:
     """SIGTERM (systemd, Kubernetes, docker stop) and SIGINT (Ctrl-C) reach the wrapper only, the
     child being in its own session: each is passed on as SIGTERM to the child's main process, a
-    warm shutdown (see ``stop_worker_process``); the wrapper's ``proc.wait()`` then returns."""
+    warm shutdown (see ``stop_worker_process``) bounded by ``STOP_TIMEOUT_SECONDS``, after which
+    the group is killed; the wrapper's ``proc.wait()`` then returns."""
+
+    deadline: list[threading.Timer] = []
+
+    def kill_group() -> None:
+        if proc.poll() is None:  # the warm shutdown ran past its time: what was running comes back by its lease
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
     def forward(*_: object) -> None:
         if proc.poll() is None:
             try:
                 os.kill(proc.pid, signal.SIGTERM)
             except ProcessLookupError:
-                pass
+                return
+            if not deadline:  # the first signal starts the clock; a second one does not reset it
+                deadline.append(threading.Timer(STOP_TIMEOUT_SECONDS, kill_group))
+                deadline[0].daemon = True
+                deadline[0].start()
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
