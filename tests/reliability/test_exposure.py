@@ -20,6 +20,7 @@ from worker.store.client import masked
 SECRET = "s3cret-Pa55word"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("failure", ["unreachable", "auth-failure"])
 @pytest.mark.parametrize("command", [["replay", str(SEEDS), "--workers", "0"], ["doctor"], ["tail", "-n", "1"]],
                          ids=["replay", "doctor", "tail"])

@@ -10,10 +10,8 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 
 import pytest
-import redis
 
 from tests.conftest import ROOT
 from tests.reliability.servers import PrivateRedis

@@ -65,7 +65,7 @@ class LeaseRenewal(bootsteps.StartStopStep):
 
     def start(self, c: Any) -> None:
         options = c.app.conf.broker_transport_options or {}
-        channel = getattr(c.task_consumer, "channel", None)
+        channel: Any = getattr(c.task_consumer, "channel", None)
         qos = getattr(channel, "qos", None)
         if not hasattr(qos, "unacked_index_key"):  # not kombu's Redis transport (RabbitMQ redelivers itself)
             return
