@@ -59,6 +59,7 @@ def test_the_metrics_endpoint_listens_on_loopback_by_default(redis_url, keys):
         assert server.server_address[0] == "127.0.0.1"
     finally:
         server.shutdown()
+        server.server_close()
 
 
 def test_the_embedded_redis_asks_for_a_password(tmp_path):

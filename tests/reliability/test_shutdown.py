@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import typing
 import uuid
 
 import psutil
@@ -23,11 +24,22 @@ from worker.settings import Settings
 pytestmark = [pytest.mark.fault, pytest.mark.slow]
 
 
+_LOGS: list[typing.IO[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_logs() -> typing.Iterator[None]:
+    yield
+    while _LOGS:
+        _LOGS.pop().close()
+
+
 def _storyline(*args: str, redis_url: str, prefix: str, **extra_env: str) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k != "STORYLINE_VISIBILITY_TIMEOUT"} | extra_env
     # stderr to a file, never a pipe nobody reads while the command runs: a full pipe would
     # block Celery's logging, and with it the shutdown under test
     log = tempfile.TemporaryFile(mode="w+")
+    _LOGS.append(log)
     proc = subprocess.Popen([sys.executable, "-m", "worker.cli", *args, "--redis", redis_url, "--prefix", prefix],
                             stdout=subprocess.DEVNULL, stderr=log, env=env)
     proc.log = log  # type: ignore[attr-defined]
