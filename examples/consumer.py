@@ -14,6 +14,10 @@ not on Storyline's Python code, so it reads as a recipe for any language:
 4. **Validate.** Each event is checked against its stream's JSON Schema; invalid entries are
    logged and acked (retrying cannot fix them). Events carry ``event_id``: a handler that must
    not see a repeat (after a reclaim, the same entry can be handled twice) keeps the ids it did.
+5. **Outlive Redis restarts and idle streams.** The socket timeout is set longer than the read's
+   BLOCK (redis-py's default of 5 s equals a 5 s BLOCK, so an idle read would time out), and a
+   lost connection, a Redis still loading its data or a group lost with the data is waited out
+   with back-off: the consumer reconnects and carries on from the group's position.
 
 Run it (``REDIS_URL`` and ``STORYLINE_PREFIX`` as for the worker)::
 
@@ -29,6 +33,7 @@ import json
 import os
 import socket
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,14 +150,31 @@ class StreamConsumer:
         self.stats.seen_ids.append(event["event_id"])
         self.client.xack(self.stream_key, self.group, entry_id)
 
-    def run(self, handler: Handler, *, count: int = 0, block_ms: int = 5000) -> Stats:
+    def run(self, handler: Handler, *, count: int = 0, block_ms: int = 5000, max_wait_s: float = 5.0) -> Stats:
         """Reclaim, then read, until ``count`` events were handled (0: forever) or, with a count,
-        a read times out with nothing new."""
-        self.ensure_group()
+        a read times out with nothing new. Redis going away (restart, failover, still loading)
+        is waited out, retrying with back-off up to ``max_wait_s`` between tries."""
+        wait, ready = 0.1, False
         while not count or self.stats.handled < count:
-            self.reclaim(handler)
-            arrived = self.read_new(handler, count=min(100, count - self.stats.handled) if count else 100,
-                                    block_ms=block_ms)
+            try:
+                if not ready:
+                    self.ensure_group()  # again after a reconnect: a Redis that lost its data lost the group
+                    ready = True
+                self.reclaim(handler)
+                arrived = self.read_new(handler, count=min(100, count - self.stats.handled) if count else 100,
+                                        block_ms=block_ms)
+            except (redis.ConnectionError, redis.TimeoutError) as exc:  # BusyLoadingError is a ConnectionError
+                log("redis_unavailable", error=str(exc), error_type=type(exc).__name__, retry_in_s=wait)
+                time.sleep(wait)
+                wait, ready = min(max_wait_s, wait * 2), False
+                continue
+            except redis.ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                log("group_missing", error=str(exc))
+                ready = False
+                continue
+            wait = 0.1
             if not arrived and count:
                 break
         return self.stats
@@ -189,7 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
-    client = redis.Redis.from_url(args.redis)
+    # the socket timeout must outlast the read's BLOCK, or every idle read is a TimeoutError
+    client = redis.Redis.from_url(args.redis, socket_timeout=args.block_ms / 1000 + 10, socket_connect_timeout=5,
+                                  socket_keepalive=True, health_check_interval=30)
     consumer = StreamConsumer(client, f"{args.prefix}:{args.stream}", args.group, args.consumer,
                               load_validator(args.stream, args.schemas),
                               min_idle_ms=args.min_idle_ms, max_deliveries=args.max_deliveries)

@@ -12,9 +12,9 @@ from datetime import date, datetime
 from typing import Annotated, ClassVar, Literal
 from urllib.parse import quote, urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import BeforeValidator, ConfigDict, Field, WithJsonSchema
 
-from schemas.envelope import Event, NonEmpty
+from schemas.envelope import Event, NonEmpty, Scrubbed
 
 
 def _uri_or_none(value: object) -> object:
@@ -67,7 +67,7 @@ PublishedDate = Annotated[str | None, BeforeValidator(_iso_date_or_none),
                                                     {"type": "null"}]}, mode="serialization")]
 
 
-class Source(BaseModel):
+class Source(Scrubbed):
     """Where an input came from."""
 
     model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)

@@ -15,7 +15,8 @@
         │   ├── EmptyFeed       a feed that parses but holds no entries
         │   └── FeedTruncated   more new entries than one poll takes (the rest wait, nothing is lost)
         ├── BadRequest          a poison entry on the request stream
-        └── FetchRefused        SSRF guard, robots.txt, content type, 4xx
+        └── FetchRefused        SSRF guard, robots.txt, content type, 4xx, an invalid URL
+            └── BadResponse     a malformed answer: bad Content-Length, body cut short, illegal status line
 
     StageFailure                not a StorylineError: carries any error out of a pipeline stage,
                                 with the stage's name and the timings so far (``error`` is the cause)
@@ -93,6 +94,14 @@ class BadRequest(PermanentError):
 
 class FetchRefused(PermanentError):
     code = "fetch_refused"
+
+
+class BadResponse(FetchRefused):
+    """The server answered, but not in valid HTTP/1.1 (a bad, negative or conflicting
+    Content-Length, a body cut short, an illegal status line): the same server answers the same
+    way on a retry, so it is dead-lettered at once rather than retried ``max_attempts`` times."""
+
+    code = "bad_response"
 
 
 class StageFailure(Exception):

@@ -244,6 +244,10 @@ class Settings(BaseSettings):
 
     #: Redis for broker, state and streams; None means "start an embedded one" (CLI only)
     redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
+    #: Celery's broker when not this Redis, e.g. RabbitMQ (``amqp://user:password@host:5672//``),
+    #: which hands a lost worker's unacknowledged tasks to another as soon as its connection
+    #: drops; Redis still holds all state and the streams. None: the Redis of ``redis_url``
+    broker_url: str | None = None
     #: prefix of every key, stream and queue, so several deployments can share one Redis
     prefix: str = "storyline"
     #: where the embedded Redis keeps its data between runs
@@ -257,13 +261,20 @@ class Settings(BaseSettings):
     requests: RequestSettings = RequestSettings()
     chrome: ChromeSettings = ChromeSettings()
     extract: ExtractSettings = ExtractSettings()
-    #: longest a single task may run, in seconds; the broker's visibility timeout sits above it
+    #: longest a single task may run, in seconds (a hard limit; a soft one just below it lets the
+    #: task dead-letter itself)
     task_time_limit: int = 300
-    #: seconds before the broker hands an unacknowledged task (its worker died) to another
-    #: worker; None means 4 x task_time_limit, so a running task is never handed out twice
-    visibility_timeout: int | None = None
+    #: seconds after which a task delivered to a worker that stopped renewing its lease (killed,
+    #: lost) is handed to another worker. Each live worker renews its own deliveries every third
+    #: of this (worker/runtime/lease.py), so a running task is never handed out twice however long
+    #: it runs; a lost worker's tasks go back to the queue within this plus a 5 s scan
+    visibility_timeout: int = 30
     #: port of the worker's Prometheus endpoint; 0 disables it
     metrics_port: int = 0
+    #: address the Prometheus endpoint listens on: this machine only by default, as for a
+    #: database; 0.0.0.0 (all interfaces) where a scraper on another host or pod reads it, as the
+    #: compose file and the Kubernetes manifests set
+    metrics_addr: str = "127.0.0.1"
     #: JSON logs (structlog) instead of console-friendly ones
     json_logs: bool = False
     #: level of Storyline's own log lines (DEBUG, INFO, WARNING, ERROR)

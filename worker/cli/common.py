@@ -12,7 +12,7 @@ from rich.console import Console
 
 from worker.ops.embedded import EmbeddedRedis
 from worker.settings import Settings
-from worker.store.client import connect
+from worker.store.client import connect, masked
 
 #: messages, progress and warnings go to stderr; stdout carries only what a command outputs
 console = Console(stderr=True)
@@ -40,7 +40,7 @@ def redis_for(settings: Settings) -> Iterator[tuple[Settings, bool]]:
     except RuntimeError as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
-    console.print(f"[dim]embedded Redis at {url} (data in {server.data_dir}); set REDIS_URL to use your own[/]")
+    console.print(f"[dim]embedded Redis at {masked(url)} (data in {server.data_dir}); set REDIS_URL to use your own[/]")
     try:
         yield settings.with_overrides(redis_url=url), True
     finally:
@@ -52,6 +52,6 @@ def client_for(settings: Settings) -> redis.Redis:
     try:
         return connect(settings.redis_url or "", wait_seconds=3)
     except Exception as exc:
-        console.print(f"[red]error:[/] cannot reach Redis at {settings.redis_url}: {exc}\n"
+        console.print(f"[red]error:[/] cannot reach Redis at {masked(settings.redis_url)}: {exc}\n"
                       "Start Redis, or fix REDIS_URL / --redis.")
         raise typer.Exit(2) from exc

@@ -289,7 +289,10 @@ def consume(
             print(json.dumps(counts))
             return
         stop = threading.Event()
+        # both end the loop between two reads (each blocks ~4 s at most): an entry is never
+        # left half handed on, and the command exits within seconds, inside any grace period
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
         structlog.get_logger("storyline.consume").info("consuming", stream=consumer.stream, consumer=consumer.name,
                                                        group=consumer.group)
         try:
@@ -313,9 +316,10 @@ def beat(
         # beat (in its own session) outlives us and keeps sending polls
         forward_sigterm(proc)
         try:
-            raise typer.Exit(proc.wait())
-        except KeyboardInterrupt:
+            code = proc.wait()
+        finally:
             stop_worker_process(proc)
+        raise typer.Exit(code)
 
 
 def register(app: typer.Typer) -> None:

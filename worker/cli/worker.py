@@ -25,11 +25,12 @@ def worker(
     with redis_for(base) as (settings, _embedded), metrics_dir(settings.metrics_port):
         # a stable name per host, so a restarted worker is the same node in Flower, not a new one
         proc = start_worker_process(settings, concurrency, loglevel, name=name)
-        forward_sigterm(proc)
+        forward_sigterm(proc)  # SIGTERM and SIGINT: a warm shutdown of Celery main process
         try:
-            raise typer.Exit(proc.wait())
-        except KeyboardInterrupt:
-            stop_worker_process(proc)
+            code = proc.wait()
+        finally:
+            stop_worker_process(proc)  # at once when it already exited; kills what is left of its group
+        raise typer.Exit(code)
 
 
 def register(app: typer.Typer) -> None:

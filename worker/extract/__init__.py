@@ -8,6 +8,7 @@ from collections.abc import Callable, Collection, Sequence
 import py3langid
 
 from worker.errors import NoContent, TooLarge
+from worker.extract.bounds import check_markup
 from worker.extract.decode import decode_body
 from worker.extract.html import extract_html, looks_like_html
 from worker.extract.model import ExtractedArticle
@@ -101,6 +102,7 @@ def extract_document(
         not uri.lower().endswith(".txt") and looks_like_html(text)
     )
     if is_html:
+        check_markup(text)  # bounded work per input: a page of a million tags is refused before parsing
         article = extract_html(text, url=url, learned_chrome=learned_chrome, second_opinion=second_opinion)
         if article is None:
             raise NoContent("trafilatura found no article text in this HTML page")

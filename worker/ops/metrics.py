@@ -122,7 +122,8 @@ def record_retry(error_type: str, timings_ms: dict[str, float], stage: str | Non
 
 class RedisCollector(Collector):
     """Gauges read from Redis at scrape time: the Celery queue, the output streams and their
-    consumer groups. Each scrape costs 1 LLEN + 2 commands per stream (well under 1 ms)."""
+    consumer groups. Each scrape costs 1 LLEN + 2 commands per stream + 1 XRANGE (of at most
+    one entry) per consumer group: well under 1 ms."""
 
     def __init__(self, client: redis.Redis, keys: Keys) -> None:
         self._client = client
@@ -150,12 +151,14 @@ class RedisCollector(Collector):
             # the request stream too: its consume group's lag is how far `storyline consume` is behind
             for stream in (*self._keys.output_streams, self._keys.requests):
                 short = stream.removeprefix(f"{self._keys.prefix}:")
-                length.add_metric([short], self._client.xlen(stream))
+                entries = self._client.xlen(stream)
+                length.add_metric([short], entries)
                 for group in self._groups(stream):
                     name = _text(group["name"])
                     pending.add_metric([short, name], group.get("pending") or 0)
-                    if group.get("lag") is not None:  # None when Redis cannot tell (after XDEL/trim)
-                        lag.add_metric([short, name], group["lag"])
+                    group_lag = self._lag(stream, group, entries)
+                    if group_lag is not None:  # None when Redis cannot tell (after XDEL/trim)
+                        lag.add_metric([short, name], group_lag)
             up.add_metric([], 1)
         except redis.RedisError as exc:
             log.warning("metrics_redis_unreachable", error=str(exc))
@@ -163,6 +166,19 @@ class RedisCollector(Collector):
             yield up
             return
         yield from (up, queue, length, pending, lag)
+
+    def _lag(self, stream: str, group: dict[str, Any], entries: int) -> int | None:
+        """The group's lag, checked against the stream. Redis computes it as entries added minus
+        the group's ``entries-read``, and after a restart that counter can be stale: the AOF's
+        RDB preamble restores it, then the replayed reads (XCLAIM ... LASTID) move the group on
+        without counting, so a group that has read everything showed a lag of 486. A group with
+        no entry after its last-delivered id has nothing to read (lag 0, one XRANGE of at most one
+        entry), and no group can lag by more entries than the stream holds."""
+        last = group.get("last-delivered-id")
+        if last is not None and not self._client.xrange(stream, min=f"({_text(last)}", count=1):
+            return 0
+        reported = group.get("lag")
+        return None if reported is None else min(int(reported), entries)
 
     def _groups(self, stream: str) -> Iterable[dict[str, Any]]:
         try:
@@ -205,7 +221,7 @@ def serving_registry(client: redis.Redis, keys: Keys) -> CollectorRegistry:
     return registry
 
 
-def serve(port: int, client: redis.Redis, keys: Keys, addr: str = "0.0.0.0") -> tuple[Any, Any]:
+def serve(port: int, client: redis.Redis, keys: Keys, addr: str = "127.0.0.1") -> tuple[Any, Any]:
     """Start the /metrics HTTP server in a daemon thread; returns (server, thread)."""
     return start_http_server(port, addr=addr, registry=serving_registry(client, keys))
 
@@ -239,5 +255,5 @@ def serve_from_worker(sender: Any) -> None:
         log.error("metrics_disabled", reason="a prefork pool needs PROMETHEUS_MULTIPROC_DIR (an empty, writable "
                   "directory); `storyline worker --metrics-port N` sets one for you")
         return
-    serve(settings.metrics_port, connect(settings.redis_url or ""), Keys(settings.prefix))
-    log.info("metrics_serving", port=settings.metrics_port, multiprocess_dir=directory)
+    serve(settings.metrics_port, connect(settings.redis_url or ""), Keys(settings.prefix), addr=settings.metrics_addr)
+    log.info("metrics_serving", addr=settings.metrics_addr, port=settings.metrics_port, multiprocess_dir=directory)

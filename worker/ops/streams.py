@@ -7,6 +7,8 @@ from collections.abc import Iterator
 
 import redis
 
+from worker.store.client import read_block_ms
+
 
 def ensure_group(client: redis.Redis, stream: str, group: str) -> None:
     """The consumer group, created at the stream's start (and the stream with it) if missing."""
@@ -25,7 +27,7 @@ def follow(client: redis.Redis, stream: str, group: str, consumer: str, *, count
     seen = 0
     while not count or seen < count:
         resp = client.xreadgroup(group, consumer, {stream: ">"}, count=min(100, count - seen) if count else 100,
-                                 block=block_ms)
+                                 block=read_block_ms(client, block_ms))
         if not resp and count:
             return
         for _, entries in resp or []:

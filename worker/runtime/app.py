@@ -7,6 +7,7 @@ from functools import cache
 
 from celery import Celery
 
+from worker.runtime.lease import RESTORE_INTERVAL_SECONDS, LeaseRenewal
 from worker.runtime.messages import INGEST_TASK
 from worker.settings import Settings
 from worker.store.keys import Keys
@@ -21,7 +22,7 @@ def create_app(settings: Settings) -> Celery:
     if not settings.redis_url:
         raise RuntimeError("no Redis configured: set REDIS_URL or pass --redis (the CLI can start an embedded one)")
     keys = Keys(settings.prefix)
-    app = Celery("storyline", broker=settings.redis_url, include=TASK_MODULES)
+    app = Celery("storyline", broker=settings.broker_url or settings.redis_url, include=TASK_MODULES)
     app.conf.update(
         # acknowledge after the task ran, so a worker killed mid-task leaves the message to redeliver
         task_acks_late=True,
@@ -42,9 +43,15 @@ def create_app(settings: Settings) -> Celery:
         task_time_limit=settings.task_time_limit,
         task_soft_time_limit=settings.task_time_limit - max(1, min(10, settings.task_time_limit // 5)),
         broker_transport_options={
-            # an unacked message is redelivered after this long: above the longest task, so a
-            # running task is never handed to a second worker
-            "visibility_timeout": settings.visibility_timeout or settings.task_time_limit * 4,
+            # an unacked message is redelivered after this long without its worker renewing the
+            # lease (worker/runtime/lease.py): a lost worker's tasks go to another in ~35 s
+            "visibility_timeout": settings.visibility_timeout,
+            # scan for expired leases every 5 s (kombu: every 10 s, and only every 10th time)
+            "unacked_restore_interval": RESTORE_INTERVAL_SECONDS,
+            "unacked_restore_throttle": 1,
+            # a scan holds a mutex; one held by a worker killed mid-scan expires after this
+            # (kombu: 300 s, which would stall every restore for 5 minutes)
+            "unacked_mutex_expire": max(10, settings.visibility_timeout),
             # every queue and unacked-index key under our prefix
             "global_keyprefix": f"{settings.prefix}:celery:",
         },
@@ -79,6 +86,8 @@ def create_app(settings: Settings) -> Celery:
         from worker.ops.logs import take_over_celery_logging
 
         take_over_celery_logging(settings.log_level)
+    # each worker renews the lease of its own deliveries while it lives
+    app.steps["consumer"].add(LeaseRenewal)
     return app
 
 

@@ -24,7 +24,7 @@ from worker.runtime.app import create_app
 from worker.runtime.messages import INGEST_TASK, encode_document
 from worker.runtime.processes import start_worker_process, stop_worker_process, workers_alive
 from worker.settings import Settings
-from worker.sources.files import content_type_for, read_file
+from worker.sources.files import content_type_for, path_uri, read_file
 from worker.store.keys import Keys
 
 #: restarts of a worker that `replay` started and that exited before the replay finished
@@ -62,9 +62,9 @@ def send_files(celery_app: Celery, client: redis.Redis, settings: Settings, run_
             try:
                 body = read_file(path, max_bytes=settings.limits.max_bytes)
             except PermanentError as exc:
-                dead_letters.dead_letter(InputDocument(doc_id, "file", str(path), b"", run_id=run_id), exc, 1, Stage.READ)
+                dead_letters.dead_letter(InputDocument(doc_id, "file", path_uri(path), b"", run_id=run_id), exc, 1, Stage.READ)
                 continue
-            doc = InputDocument(doc_id, "file", str(path), body, content_type=content_type_for(path), run_id=run_id)
+            doc = InputDocument(doc_id, "file", path_uri(path), body, content_type=content_type_for(path), run_id=run_id)
             celery_app.send_task(INGEST_TASK, args=[encode_document(doc)], queue=keys.queue,
                                  task_id=doc_id, producer=producer)
             sent[doc_id] = path
@@ -106,8 +106,10 @@ class Replay:
         try:
             sent.update(send_files(celery_app, self.client, self.settings, self.run_id,
                                    [(uuid.uuid4().hex[:16], path) for path in files]))
+            # the resend watches kombu's Redis queue and unacked hash: with another broker
+            # (RabbitMQ) both stay empty while tasks run, and nothing is popped unrecorded there
             self.wait(len(files), procs, timeout, restart=lambda: start_worker_process(self.settings, concurrency, log_file=self.log_file),
-                      resend_lost=resend_lost)
+                      resend_lost=None if self.settings.broker_url else resend_lost)
         finally:
             for p in procs:
                 stop_worker_process(p)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from schemas.envelope import printable
 from worker.errors import EmptyInput, PermanentError, TooLarge
 
 #: file endings that replay picks up from a folder
@@ -23,6 +24,13 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
         else:
             raise FileNotFoundError(str(p))
     return out
+
+
+def path_uri(path: Path | str) -> str:
+    """The input's ``uri`` for a file: its path, with any byte of the name that is not UTF-8
+    written as ``\\xNN`` (Python keeps such bytes as lone surrogates, which no event, log line or
+    Redis write can carry). The file itself is still read through its ``Path``."""
+    return printable(str(path))
 
 
 def read_file(path: Path, *, max_bytes: int) -> bytes:

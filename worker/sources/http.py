@@ -10,15 +10,16 @@ TooLarge (dead-lettered).
 
 from __future__ import annotations
 
+import contextvars
 import time
 import zlib
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import httpcore
 import httpx
 
-from worker.errors import FetchRefused, FetchTimeout, TooLarge, TransientError
+from worker.errors import BadResponse, FetchRefused, FetchTimeout, TooLarge, TransientError
 from worker.settings import FetchSettings
 from worker.sources.guard import AddressPolicy, GuardedBackend
 from worker.sources import telemetry as metrics
@@ -51,6 +52,67 @@ def policy_for(settings: FetchSettings) -> AddressPolicy:
     return AddressPolicy(settings.allow_private_networks, settings.allowed_private_addresses)
 
 
+#: the monotonic deadline of the fetch running in this thread (or task), None outside ``fetch``.
+#: A contextvar, not an attribute of the connection: pooled connections outlive one fetch
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("storyline_fetch_deadline", default=None)
+
+
+def _bounded(timeout: float | None, error: type[Exception]) -> float | None:
+    """``timeout`` cut to what is left of this fetch's deadline; raises ``error`` once it passed."""
+    deadline = _DEADLINE.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise error("STORYLINE_FETCH__TOTAL_TIMEOUT passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A socket stream whose every read, write and TLS handshake waits at most until the fetch's
+    deadline. httpx's timeouts are per operation (a server sending one byte a second never trips
+    a 15 s read timeout), and httpcore gives no whole-request deadline, so each socket wait is
+    bounded here: headers and body alike stop at ``total_timeout``, not at the Celery time limit."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname,
+                                                     _bounded(timeout, httpcore.ConnectTimeout)))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """Wraps the guarded backend so that connecting, and every socket wait after, holds the deadline."""
+
+    def __init__(self, inner: httpcore.NetworkBackend) -> None:
+        self._inner = inner
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options: Any = None) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._inner.connect_tcp(host, port, _bounded(timeout, httpcore.ConnectTimeout),
+                                                       local_address=local_address, socket_options=socket_options))
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options: Any = None) -> httpcore.NetworkStream:
+        return self._inner.connect_unix_socket(path, timeout, socket_options)
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
 class GuardedTransport(httpx.HTTPTransport):
     """httpx's transport with a connection pool that dials only addresses the policy accepts.
     httpx has no public hook for the network backend, so the pool is rebuilt here with
@@ -63,7 +125,7 @@ class GuardedTransport(httpx.HTTPTransport):
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
-            network_backend=GuardedBackend(policy),
+            network_backend=_DeadlineBackend(GuardedBackend(policy)),
         )
 
 
@@ -77,6 +139,15 @@ def build_client(settings: FetchSettings) -> httpx.Client:
         trust_env=False,
         headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"},
     )
+
+
+def parse_url(url: str) -> httpx.URL:
+    """``url`` parsed, or FetchRefused: a malformed URL (``http://[::1``, a bad port, a host that
+    is no valid IDNA name, a lone surrogate) is the submitter's error, never an internal one."""
+    try:
+        return httpx.URL(url)
+    except (httpx.InvalidURL, UnicodeError, ValueError, TypeError) as exc:
+        raise FetchRefused(f"not a valid URL: {url!r} ({exc})") from exc
 
 
 def media_type(content_type: str | None) -> str:
@@ -170,24 +241,43 @@ def fetch(
 ) -> FetchResult:
     """GET ``url`` following up to ``max_redirects`` redirects, each hop checked before
     connecting. With ``etag``/``last_modified`` the request is conditional and a 304 comes
-    back as ``FetchResult(status=304)``."""
-    policy = policy or policy_for(settings)
+    back as ``FetchResult(status=304)``. The whole fetch, redirects included, ends by
+    ``total_timeout``: every socket wait is cut to what is left of it (see ``_DeadlineStream``)."""
+    deadline = time.monotonic() + settings.total_timeout
+    token = _DEADLINE.set(deadline)
+    try:
+        return _fetch(client, url, settings, kind, etag, last_modified, policy or policy_for(settings), deadline)
+    finally:
+        _DEADLINE.reset(token)
+
+
+def _timed_out(what: str, current: httpx.URL, exc: Exception, deadline: float, settings: FetchSettings) -> FetchTimeout:
+    if time.monotonic() >= deadline - 0.01:
+        return FetchTimeout(f"{what} {current} took longer than STORYLINE_FETCH__TOTAL_TIMEOUT "
+                            f"({settings.total_timeout:g}s): a slow or trickling server")
+    return FetchTimeout(f"timed out {what} {current}: {type(exc).__name__}")
+
+
+#: the one protocol failure a retry can fix: the server (or a keep-alive connection it had
+#: closed) went away before answering. Every other malformed answer (bad, negative or conflicting
+#: Content-Length, an illegal status line or header, a body cut short) comes again on a retry
+_GONE = "Server disconnected without sending a response"
+
+
+def _fetch(client: httpx.Client, url: str, settings: FetchSettings, kind: Kind, etag: str | None,
+           last_modified: str | None, policy: AddressPolicy, deadline: float) -> FetchResult:
     allowed_types = {
         "page": settings.page_content_types,
         "feed": settings.feed_content_types,
         "robots": None,  # robots.txt is parsed whatever its label; junk simply holds no rules
     }[kind]
-    deadline = time.monotonic() + settings.total_timeout
     timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)
     headers: dict[str, str] = {}
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
-    try:
-        current = httpx.URL(url)
-    except httpx.InvalidURL as exc:
-        raise FetchRefused(f"not a valid URL: {url!r} ({exc})") from exc
+    current = parse_url(url)
     hops: list[str] = []
     while True:
         check_target(current, settings, policy)
@@ -196,7 +286,13 @@ def fetch(
             response = client.send(request, stream=True)
         except httpx.TimeoutException as exc:
             metrics.record_fetch(kind, "timeout")
-            raise FetchTimeout(f"timed out fetching {current}: {type(exc).__name__}") from exc
+            raise _timed_out("fetching", current, exc, deadline, settings) from exc
+        except httpx.RemoteProtocolError as exc:
+            if _GONE in str(exc):
+                metrics.record_fetch(kind, "transport_error")
+                raise TransientError(f"cannot fetch {current}: {exc}") from exc
+            metrics.record_fetch(kind, "bad_response")
+            raise BadResponse(f"the server at {current} broke HTTP/1.1: {exc}") from exc
         except httpx.TransportError as exc:
             metrics.record_fetch(kind, "transport_error")
             raise TransientError(f"cannot fetch {current}: {type(exc).__name__}: {exc}") from exc
@@ -213,7 +309,7 @@ def fetch(
                 hops.append(str(current))
                 try:
                     current = current.join(location)
-                except httpx.InvalidURL as exc:
+                except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
                     raise FetchRefused(f"invalid redirect Location {location!r}") from exc
                 continue
             validators = {"etag": response.headers.get("etag"), "last_modified": response.headers.get("last-modified")}
@@ -238,7 +334,11 @@ def fetch(
             try:
                 body = _read_body(response, settings.max_body_bytes, deadline)
             except httpx.TimeoutException as exc:
-                raise FetchTimeout(f"timed out reading {current}") from exc
+                raise _timed_out("reading", current, exc, deadline, settings) from exc
+            except httpx.RemoteProtocolError as exc:
+                # a body shorter than its Content-Length or an unfinished chunked body: a server
+                # that sends it so sends it so again (a dropped connection is a ReadError, retried)
+                raise BadResponse(f"the body from {current} is malformed or cut short: {exc}") from exc
             except httpx.TransportError as exc:
                 raise TransientError(f"connection broke reading {current}: {exc}") from exc
             return FetchResult(str(current), status, body, content_type, redirects=hops, **validators)

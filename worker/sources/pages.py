@@ -13,14 +13,14 @@ import redis
 
 from worker.model import InputDocument
 from worker.settings import FetchSettings
-from worker.sources.http import FetchResult, build_client, check_target, fetch, policy_for
+from worker.sources.http import FetchResult, build_client, check_target, fetch, parse_url, policy_for
 from worker.sources.politeness import HostSlots
 from worker.sources.robots import RobotsCache
 from worker.store.keys import Keys
 
 
 def url_digest(url: str) -> str:
-    return hashlib.blake2b(url.encode(), digest_size=12).hexdigest()
+    return hashlib.blake2b(url.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
 
 
 class PageFetcher:
@@ -39,12 +39,13 @@ class PageFetcher:
     def fetch(self, url: str, *, kind: str = "page", etag: str | None = None,
               last_modified: str | None = None) -> FetchResult:
         """One polite fetch: the host's slot held for its duration; robots.txt checked for pages."""
-        host = (httpx.URL(url).host or "").lower()
+        parsed = parse_url(url)  # a malformed URL is refused here, before robots.txt or a host slot
+        host = (parsed.host or "").lower()
         crawl_delay = None
         if kind == "page" and self.settings.respect_robots:
             # the guard and allow-list run inside fetch too; checking them first keeps a refused
             # URL from costing a robots.txt request
-            check_target(httpx.URL(url), self.settings, self.policy)
+            check_target(parsed, self.settings, self.policy)
             self.robots.check(url)
             # robots.txt's Crawl-delay spaces this host's fetches (a long one makes the task wait
             # on the queue, through HostBusy, rather than hold a worker)

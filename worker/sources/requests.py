@@ -28,10 +28,12 @@ from pathlib import Path
 
 import redis
 
+from schemas.envelope import printable
 from worker.errors import BadRequest, PermanentError, TransientError
 from worker.model import InputDocument
 from worker.settings import RequestSettings
 from worker.sources.files import content_type_for, read_file
+from worker.store.client import read_block_ms
 from worker.store.keys import Keys
 
 
@@ -86,12 +88,16 @@ def parse_request(entry_id: str, fields: dict[bytes, bytes]) -> IngestRequest:
         raise BadRequest(f"request {entry_id}: 'data' is not JSON ({exc}): {raw[:80]!r}") from exc
     if not isinstance(data, dict):
         raise BadRequest(f"request {entry_id}: 'data' must be a JSON object, not {type(data).__name__}")
-    run_id = data.get("run_id") if isinstance(data.get("run_id"), str) else None
+    run_id = printable(data["run_id"]) if isinstance(data.get("run_id"), str) else None
     kind = data.get("kind")
     if kind == "url":
         url = data.get("url")
         if not isinstance(url, str) or not url.lower().startswith(("http://", "https://")):
             raise BadRequest(f"request {entry_id}: 'url' must be an http(s) URL, not {url!r}")
+        if printable(url) != url:
+            # JSON can carry a lone surrogate ("\\ud800"); no URL holds one, and fetching an
+            # escaped stand-in would fetch another URL than the one submitted
+            raise BadRequest(f"request {entry_id}: 'url' is not valid Unicode (a lone surrogate): {printable(url)!r}")
         return IngestRequest(entry_id, "url", url, run_id=run_id)
     if kind == "file":
         uri, body = data.get("uri"), data.get("body_b64")
@@ -101,8 +107,9 @@ def parse_request(entry_id: str, fields: dict[bytes, bytes]) -> IngestRequest:
             decoded = base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError) as exc:
             raise BadRequest(f"request {entry_id}: 'body_b64' is not base64 ({exc})") from exc
-        content_type = data.get("content_type") if isinstance(data.get("content_type"), str) else None
-        return IngestRequest(entry_id, "file", uri, decoded, content_type, run_id)
+        content_type = printable(data["content_type"]) if isinstance(data.get("content_type"), str) else None
+        # the file's name as sent, made printable: it is only a label here, the body came along
+        return IngestRequest(entry_id, "file", printable(uri), decoded, content_type, run_id)
     raise BadRequest(f"request {entry_id}: 'kind' must be 'url' or 'file', not {kind!r}")
 
 
@@ -142,7 +149,7 @@ class RequestConsumer:
     def read_new(self, count: int | None = None, block_ms: int | None = None) -> list[tuple[bytes, dict[bytes, bytes]]]:
         """Entries never delivered to any consumer, now pending on this one."""
         resp = self.client.xreadgroup(self.group, self.name, {self.stream: ">"}, count=count or self.settings.batch,
-                                      block=block_ms)
+                                      block=read_block_ms(self.client, block_ms))
         return [entry for _, entries in resp or [] for entry in entries]
 
     def claim_stale(self, count: int | None = None) -> list[tuple[bytes, dict[bytes, bytes]]]:
@@ -205,7 +212,7 @@ class RequestConsumer:
                 self.client.set(self.keys.consumer_alive(self.name), int(time.time()),
                                 ex=max(30, 3 * self.settings.block_ms // 1000 + 10))
                 self.run_once(block_ms=self.settings.block_ms)
-            except (redis.ConnectionError, redis.TimeoutError):
+            except (redis.ConnectionError, redis.TimeoutError):  # BusyLoadingError included
                 stop.wait(1.0)  # Redis restarting: the client reconnects on the next call
 
     def _ack(self, entry_id: str) -> None:
