@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import uuid
+from typing import TYPE_CHECKING
 
 import structlog
 import typer
@@ -20,6 +21,16 @@ from rich.table import Table
 from worker.cli.common import DataDirOpt, PrefixOpt, RedisOpt, client_for, console, redis_for, settings_from
 from worker.errors import BadFeed
 from worker.store.keys import Keys
+
+if TYPE_CHECKING:
+    import redis
+
+    from worker.settings import Settings
+
+#: its own flag, not $STORYLINE_METRICS_PORT: beat, consume and a worker on one host share one
+#: environment (systemd's storyline.env), and would all try to bind the worker's port
+MetricsPortOpt = typer.Option(0, "--metrics-port", help="Serve Prometheus metrics (the Redis gauges: queue, "
+                              "request-stream and output-stream lag; build info) on this port; 0 = off.")
 
 feeds_app = typer.Typer(help="Subscribed feeds (RSS, Atom, JSON Feed), polled on the beat schedule.",
                         no_args_is_help=True)
@@ -276,14 +287,17 @@ def submit(
 def consume(
     name: str = typer.Option("", "--name", help="Consumer name in the group (default: host-pid)."),
     once: bool = typer.Option(False, "--once", help="Process what is waiting, then exit."),
+    metrics_port: int = MetricsPortOpt,
     redis_url: str | None = RedisOpt, prefix: str | None = PrefixOpt, data_dir: str | None = DataDirOpt,
 ) -> None:
     """Read the request stream in its consumer group and hand each request to the workers.
     Run several (anywhere): entries of a consumer that died are reclaimed by the others."""
     from worker.runtime.sinks import build_consumer  # deferred: keeps `storyline --help` fast
     with redis_for(settings_from(redis_url, prefix, data_dir)) as (settings, _embedded):
-        consumer = build_consumer(settings, client_for(settings), name or None)
+        client = client_for(settings)
+        consumer = build_consumer(settings, client, name or None)
         consumer.ensure_group()
+        _serve_metrics(settings, client, metrics_port)
         if once:
             counts = consumer.run_once(block_ms=None)
             print(json.dumps(counts))
@@ -303,6 +317,7 @@ def consume(
 
 def beat(
     loglevel: str = typer.Option("INFO", "--loglevel", "-l", help="Celery log level."),
+    metrics_port: int = MetricsPortOpt,
     redis_url: str | None = RedisOpt, prefix: str | None = PrefixOpt, data_dir: str | None = DataDirOpt,
 ) -> None:
     """Run Celery beat with the Redis schedule (celery-redbeat). Run one or several: a lock in
@@ -311,6 +326,7 @@ def beat(
     from worker.runtime.processes import start_beat_process
     from worker.runtime.processes import stop_worker_process
     with redis_for(settings_from(redis_url, prefix, data_dir)) as (settings, _embedded):
+        _serve_metrics(settings, client_for(settings), metrics_port)
         proc = start_beat_process(settings, loglevel)
         # SIGTERM (systemd, Kubernetes, docker stop) reaches this process only: pass it on, or
         # beat (in its own session) outlives us and keeps sending polls
@@ -320,6 +336,13 @@ def beat(
         finally:
             stop_worker_process(proc)
         raise typer.Exit(code)
+
+
+def _serve_metrics(settings: Settings, client: redis.Redis, port: int) -> None:
+    """/metrics of a beat or consume process, on ``metrics_addr`` (the same gauges a worker serves)."""
+    if port > 0:
+        from worker.ops.metrics import serve  # deferred: keeps `storyline --help` fast
+        serve(port, client, Keys(settings.prefix), addr=settings.metrics_addr)
 
 
 def register(app: typer.Typer) -> None:
