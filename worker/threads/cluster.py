@@ -351,12 +351,7 @@ def features(title: str | None, text: str, language: str | None) -> Features:
     if is_caseless(text or title or ""):
         return _caseless_features(title_toks, body_toks, language, stops)
     for weight, toks in ((_TITLE_BOOST, title_toks), (1.0, body_toks)):
-        words = [t.lower for t in toks if len(t.lower) >= 2 and t.lower not in stops]
-        for word, s in zip(words, stems(words, language)):
-            counts[s] += weight
-            # the commonest surface form gives the most cautious (largest) prior
-            if s not in surface or _freq(word, language) > _freq(surface[s], language):
-                surface[s] = display[s] = word
+        _count_terms(toks, weight, language, stops, counts, surface, display)
     body_ents = entities(body_toks, language)
     # a surname alone means the full name the same article gives ("Biden" after "Joe Biden"), so
     # that two reports share the entity however each refers to the person
@@ -379,6 +374,17 @@ def features(title: str | None, text: str, language: str | None) -> Features:
     return Features(counts, surface, display)
 
 
+def _count_terms(toks: list[Token], weight: float, language: str, stops: frozenset[str],
+                 counts: Counter[str], surface: dict[str, str], display: dict[str, str]) -> None:
+    """Add ``toks``' stems (stop words and one-letter words left out) to ``counts`` at ``weight``;
+    each stem keeps its commonest surface form, which gives the most cautious (largest) prior."""
+    words = [t.lower for t in toks if len(t.lower) >= 2 and t.lower not in stops]
+    for word, s in zip(words, stems(words, language)):
+        counts[s] += weight
+        if s not in surface or _freq(word, language) > _freq(surface[s], language):
+            surface[s] = display[s] = word
+
+
 def _caseless_features(title_toks: list[Token], body_toks: list[Token], language: str, stops: frozenset[str]) -> Features:
     """Terms and names of a text in a script without capitals: names are runs of words rare in
     the language's general text (``_CASELESS_NAME_FREQ``), since case cannot mark them."""
@@ -386,11 +392,7 @@ def _caseless_features(title_toks: list[Token], body_toks: list[Token], language
     surface: dict[str, str] = {}
     display: dict[str, str] = {}
     for weight, toks in ((_TITLE_BOOST, title_toks), (1.0, body_toks)):
-        words = [t.lower for t in toks if len(t.lower) >= 2 and t.lower not in stops]
-        for word, s in zip(words, stems(words, language)):
-            counts[s] += weight
-            if s not in surface or _freq(word, language) > _freq(surface[s], language):
-                surface[s] = display[s] = word
+        _count_terms(toks, weight, language, stops, counts, surface, display)
         if ENTITY_WEIGHT > 0:
             run: list[str] = []
             for t in toks + [None]:
