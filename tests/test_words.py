@@ -42,3 +42,12 @@ def test_mixed_japanese_with_latin_names_is_unspaced_and_counts_both():
 def test_numbers_are_units_but_not_alphabetic():
     assert word_count("In 2025 the 3 men") == 5
     assert alphabetic_units("In 2025 the 3 men") == ["In", "the", "men"]
+
+
+def test_cjk_is_told_from_other_unspaced_scripts():
+    from worker.words import is_cjk
+
+    assert is_cjk("東京都は新型コロナウイルスの感染者を確認した。")
+    assert is_cjk("国务院总理今天在北京会见了外国代表团。")
+    assert not is_cjk("ประเทศไทยมีฝนตก")
+    assert not is_cjk("Tokyo said on Monday")

@@ -95,3 +95,13 @@ _UNSPACED_UNIT = regex.compile(rf"[{_UNSPACED}]", regex.V1)
 def is_unspaced_unit(unit: str) -> bool:
     """Whether a unit (from ``units``) is a character of a script written without spaces."""
     return bool(_UNSPACED_UNIT.match(unit))
+
+
+_CJK_CHAR = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}]", regex.V1)
+
+
+def is_cjk(text: str) -> bool:
+    """True when most of the text's letters are Han, Hiragana or Katakana (Chinese, Japanese)."""
+    sample = (text or "")[:5000]
+    letters = len(_LETTER.findall(sample))
+    return bool(letters) and len(_CJK_CHAR.findall(sample)) > 0.5 * letters

@@ -72,3 +72,17 @@ def test_scripts_absent_from_the_sets_pass_the_prose_gate(text, script):
         assert word_count(text) > 100  # characters (with their marks): no spaces inside sentences
     else:
         assert word_count(text) == pytest.approx(len(text.split()), rel=0.1)
+
+
+def test_text_drawn_from_a_few_dozen_han_characters_is_not_prose():
+    """5,000 random characters of a 64-character alphabet: as many units as a long article, but
+    a real Chinese text of 2,500 characters uses hundreds of distinct ones."""
+    import random
+
+    from worker.errors import NoContent
+    from worker.extract import check_prose
+
+    rnd = random.Random(7)
+    garbage = "".join(chr(rnd.choice(range(0x4E00, 0x4E40))) for _ in range(5000))
+    with pytest.raises(NoContent, match="not prose"):
+        check_prose(garbage, min_words=20, max_words=100_000)
