@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -86,10 +87,12 @@ def replay(folder: Path, settings: Settings) -> tuple[dict, float]:
     return json.loads(run.stdout), wall
 
 
-def drain(folder: Path, settings: Settings, workers: Workers) -> tuple[dict, float]:
+def drain(folder: Path, settings: Settings, workers: Workers,
+          on_consume: Callable[[], object] | None = None) -> tuple[dict, float]:
     """Worker throughput: fill the queue with every file of ``folder`` (as `storyline replay`
     sends them) while the running ``workers`` are told not to consume, then let them consume
-    and time until every input has an outcome. Submission (reading, encoding and sending 100+
+    and time until every input has an outcome (``on_consume`` is called just before "consume":
+    bench/pipeline.py starts py-spy there). Submission (reading, encoding and sending 100+
     MiB from this process, which on two cores competes with the workers) and process start-up
     are kept out of the figure; (summary, seconds from "consume" to the last outcome)."""
     from worker.runtime.replay import send_files, summarise
@@ -104,6 +107,8 @@ def drain(folder: Path, settings: Settings, workers: Workers) -> tuple[dict, flo
     files = expand_paths([folder])
     send_files(app, client, settings, run_id, [(uuid.uuid4().hex[:16], path) for path in files])
     run_key = keys.run(run_id)
+    if on_consume is not None:
+        on_consume()
     start = time.perf_counter()
     app.control.add_consumer(keys.queue, reply=True, timeout=10)
     last, last_change = -1, time.monotonic()

@@ -43,6 +43,11 @@ def create_app(settings: Settings) -> Celery:
         task_time_limit=settings.task_time_limit,
         task_soft_time_limit=settings.task_time_limit - max(1, min(10, settings.task_time_limit // 5)),
         broker_transport_options={
+            # the task message is JSON text already: kombu's default base64 around it made every
+            # message a third bigger in the queue, in the unacked copy acks_late keeps, and on the
+            # wire both ways, and cost an encode and a decode (bench/pipeline.py: KiB and ms per
+            # document). A message queued by an older sender still names its own encoding.
+            "body_encoding": "utf-8",
             # an unacked message is redelivered after this long without its worker renewing the
             # lease (worker/runtime/lease.py): a lost worker's tasks go to another in ~35 s
             "visibility_timeout": settings.visibility_timeout,
