@@ -15,9 +15,30 @@ from pathlib import Path
 import psutil
 import redis
 
+from worker.ops.embedded import _free_port, redis_server_binary
 from worker.runtime.app import create_app
 from worker.runtime.processes import start_worker_process, stop_worker_process
 from worker.settings import Settings
+
+
+def start_private_redis(workdir: str) -> tuple[subprocess.Popen[bytes], str]:
+    """A redis-server of this bench run only (no persistence, data and log in ``workdir``), so
+    that INFO commandstats and INFO cpu count this run's commands and nothing of other jobs."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", workdir, "--logfile", os.path.join(workdir, "redis.log")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    for _ in range(200):
+        try:
+            redis.Redis.from_url(url).ping()
+            return proc, url
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("private redis-server did not start")
 
 
 def redis_url() -> str:

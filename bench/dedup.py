@@ -45,30 +45,12 @@ sys.path.insert(0, str(ROOT))
 
 from worker.dedup.index import DedupIndex, entries_per_article, record_bytes  # noqa: E402
 from worker.dedup.minhash import Signature, normalise, shingles, signature, text_hash  # noqa: E402
-from worker.ops.embedded import _free_port, redis_server_binary  # noqa: E402
+from bench._harness import start_private_redis  # noqa: E402
 from worker.extract.text import clean_scrape  # noqa: E402
 from worker.settings import DedupSettings  # noqa: E402
 from worker.store.keys import Keys  # noqa: E402
 
 DAY_MS = 24 * 3600 * 1000
-
-
-def start_private_redis(workdir: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", workdir, "--logfile", os.path.join(workdir, "redis.log")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    for _ in range(200):
-        try:
-            redis.Redis.from_url(url).ping()
-            return proc, url
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("private redis-server did not start")
 
 
 def random_signatures(rng: np.random.Generator, n: int, num_perm: int) -> np.ndarray:

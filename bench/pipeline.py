@@ -37,7 +37,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import statistics
 import sys
@@ -52,7 +51,7 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._harness import Workers, drain, drop_prefix, fresh_settings, redis_url  # noqa: E402
+from bench._harness import Workers, drain, drop_prefix, fresh_settings, redis_url, start_private_redis  # noqa: E402
 from bench.corpus import build  # noqa: E402
 
 
@@ -124,25 +123,6 @@ def stage_costs(files: list[Path], url: str) -> dict[str, list[float]]:
 
 
 # --- Redis server cost: INFO before and after a run, on a Redis of the bench's own -----------
-
-def private_redis() -> tuple[subprocess.Popen[bytes], str]:
-    """A redis-server of this run only (no persistence), so that INFO commandstats and INFO cpu
-    count this run's commands and nothing of the other jobs sharing the machine."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--protected-mode", "no"], stdout=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
-    for _ in range(100):
-        try:
-            redis.Redis.from_url(url).ping()
-            return proc, url
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("redis-server did not start")
-
 
 def redis_snapshot(url: str) -> dict[str, float]:
     client = redis.Redis.from_url(url)
@@ -400,16 +380,18 @@ def main() -> None:
                     help="only the 1- and 2-process worker runs (no bare extraction, no stage timing)")
     args = ap.parse_args()
     server = None
+    workdir = tempfile.TemporaryDirectory()
     if args.shared_redis or not shutil.which("redis-server"):
         url = redis_url()
     else:
-        server, url = private_redis()
+        server, url = start_private_redis(workdir.name)
     try:
         run(args, url)
     finally:
         if server:
             server.terminate()
             server.wait()
+        workdir.cleanup()
 
 
 def run(args: argparse.Namespace, url: str) -> None:
