@@ -15,6 +15,7 @@
         │   ├── EmptyFeed       a feed that parses but holds no entries
         │   └── FeedTruncated   more new entries than one poll takes (the rest wait, nothing is lost)
         ├── BadRequest          a poison entry on the request stream
+        ├── IncompatibleIndex   the dedup index under the prefix was written with another scheme or layout
         └── FetchRefused        SSRF guard, robots.txt, content type, 4xx, an invalid URL
             └── BadResponse     a malformed answer: bad Content-Length, body cut short, illegal status line
 
@@ -90,6 +91,14 @@ class FeedTruncated(BadFeed):
 
 class BadRequest(PermanentError):
     code = "bad_request"
+
+
+class IncompatibleIndex(PermanentError):
+    """The dedup index under this prefix was written by a release with another shingle scheme,
+    record layout or MinHash settings: mixing them would miss copies, so every input is refused
+    until the operator points the release at a new prefix (README, "An index upgrade")."""
+
+    code = "incompatible_index"
 
 
 class FetchRefused(PermanentError):

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import seed_paths
-from worker.dedup.index import DedupIndex, IncompatibleIndex
+from worker.dedup.index import DedupIndex
+from worker.errors import IncompatibleIndex
 from worker.dedup.minhash import normalise, shingles, signature, text_hash
 from worker.extract.text import clean_scrape
 from worker.settings import DedupSettings

@@ -49,7 +49,7 @@ import redis
 from worker.dedup.decision import Thresholds
 from worker.dedup.fastpath import FastScript
 from worker.dedup.minhash import LEAD_PERM, Signature, scheme
-from worker.errors import PermanentError
+from worker.errors import IncompatibleIndex
 from worker.settings import DedupSettings
 from worker.store.keys import Keys
 
@@ -69,10 +69,6 @@ MAX_TABLE_FILL = 0.7
 #: record layout version, part of the scheme
 RECORD_LAYOUT = 5
 _BUCKET_SLOTS = 8
-
-
-class IncompatibleIndex(PermanentError):
-    code = "incompatible_index"
 
 
 @dataclass(frozen=True)

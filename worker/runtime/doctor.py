@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import redis
 
-from worker.dedup.index import DedupIndex, IncompatibleIndex
+from worker.dedup.index import DedupIndex
+from worker.errors import IncompatibleIndex
 from worker.runtime.processes import workers_alive
 from worker.settings import Settings
 from worker.store.doctor import Finding, inspect
