@@ -14,6 +14,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
+from enum import StrEnum
 from typing import Protocol
 
 import redis
@@ -51,6 +52,30 @@ def backoff_seconds(every_seconds: int, error_count: int, max_seconds: int) -> i
     return int(min(max_seconds, every_seconds * 2 ** (error_count - 1)))
 
 
+class FeedStatus(StrEnum):
+    """A feed's state after its last poll (``FeedState.status``; ``feeds list`` shows it)."""
+
+    NEW = "new"
+    OK = "ok"
+    NOT_MODIFIED = "not_modified"
+    EMPTY = "empty"
+    TRUNCATED = "truncated"  # more new entries than one poll takes: the rest wait for the next
+    ERROR = "error"
+
+
+class PollStatus(StrEnum):
+    """What one poll did (``PollOutcome.status``, the ``status`` label of storyline_feed_polls_total)."""
+
+    POLLED = "polled"
+    NOT_MODIFIED = "not_modified"
+    DEAD_LETTER = "dead_letter"
+    BACKOFF = "backoff"
+    BUSY = "busy"
+    PAUSED = "paused"
+    UNKNOWN = "unknown"
+    ERROR = "error"
+
+
 @dataclass
 class FeedState:
     feed_id: str
@@ -60,8 +85,8 @@ class FeedState:
     etag: str = ""
     last_modified: str = ""
     last_poll: float = 0.0
-    #: new | ok | not_modified | empty | error
-    status: str = "new"
+    #: a FeedStatus (read back from Redis as its plain string)
+    status: str = FeedStatus.NEW
     last_error: str = ""
     error_count: int = 0
     backoff_until: float = 0.0
@@ -143,8 +168,7 @@ class EntrySink(Protocol):
 @dataclass
 class PollOutcome:
     feed_id: str
-    #: polled | not_modified | dead_letter | backoff | busy | paused | unknown
-    status: str
+    status: PollStatus
     entries: int = 0
     new: int = 0
     error_type: str | None = None
@@ -204,15 +228,15 @@ class FeedPoller:
     def _poll(self, feed_id: str, sink: EntrySink, *, run_id: str | None, force: bool) -> PollOutcome:
         state = self.registry.get(feed_id)
         if state is None:
-            return PollOutcome(feed_id, "unknown", message="no such feed (removed?)")
+            return PollOutcome(feed_id, PollStatus.UNKNOWN, message="no such feed (removed?)")
         if state.paused and not force:
-            return PollOutcome(feed_id, "paused", message="paused (storyline feeds resume)")
+            return PollOutcome(feed_id, PollStatus.PAUSED, message="paused (storyline feeds resume)")
         now = time.time()
         if not force and state.backoff_until > now:
-            return PollOutcome(feed_id, "backoff", message=f"backing off until {state.backoff_until:.0f}")
+            return PollOutcome(feed_id, PollStatus.BACKOFF, message=f"backing off until {state.backoff_until:.0f}")
         lock = TokenLock(self.client, self.keys.feed_lock(feed_id), self.lock_seconds)
         if not lock.acquire():
-            return PollOutcome(feed_id, "busy", message="another worker is polling this feed")
+            return PollOutcome(feed_id, PollStatus.BUSY, message="another worker is polling this feed")
         try:
             return self._poll_locked(state, sink, run_id=run_id)
         finally:
@@ -230,9 +254,9 @@ class FeedPoller:
         now = time.time()
         validators = {"etag": result.etag or "", "last_modified": result.last_modified or ""}
         if result.not_modified:
-            self.registry.update(feed_id, last_poll=now, status="not_modified", error_count=0, backoff_until=0,
+            self.registry.update(feed_id, last_poll=now, status=FeedStatus.NOT_MODIFIED, error_count=0, backoff_until=0,
                                  new_last=0, last_error="", **validators)
-            return PollOutcome(feed_id, "not_modified")
+            return PollOutcome(feed_id, PollStatus.NOT_MODIFIED)
         feed = result.feed
         assert feed is not None
         if not feed.entries:
@@ -241,9 +265,9 @@ class FeedPoller:
             error = EmptyFeed(f"the feed ({feed.version}) parsed but holds no entries: nothing to ingest"
                               + (f"; parser warning: {feed.warning}" if feed.warning else ""))
             self._dead_letter(doc, error, 1, Stage.FEED)
-            self.registry.update(feed_id, last_poll=now, status="empty", error_count=0, backoff_until=0,
+            self.registry.update(feed_id, last_poll=now, status=FeedStatus.EMPTY, error_count=0, backoff_until=0,
                                  entries_last=0, new_last=0, last_error=str(error)[:500], **validators)
-            return PollOutcome(feed_id, "dead_letter", error_type=error.code, message=str(error))
+            return PollOutcome(feed_id, PollStatus.DEAD_LETTER, error_type=error.code, message=str(error))
         new, left = claim_new_entries(self.client, self.keys, feed_id, feed.entries, self.settings.seen_ttl_seconds,
                                       limit=self.settings.max_entries)
         if left:
@@ -267,10 +291,10 @@ class FeedPoller:
                 self.client.hincrby(self.keys.feed(feed_id), "item_count", i)
                 return self._failed(state, TransientError(f"handing on entry {i + 1} of {len(new)} failed: {exc}"))
         self.client.hincrby(self.keys.feed(feed_id), "item_count", len(new))
-        self.registry.update(feed_id, last_poll=now, status="truncated" if left else "ok", error_count=0, backoff_until=0,
+        self.registry.update(feed_id, last_poll=now, status=FeedStatus.TRUNCATED if left else FeedStatus.OK, error_count=0, backoff_until=0,
                              entries_last=len(feed.entries), new_last=len(new),
                              last_error=(f"parser warning: {feed.warning}"[:500] if feed.warning else ""), **validators)
-        return PollOutcome(feed_id, "polled", entries=len(feed.entries), new=len(new))
+        return PollOutcome(feed_id, PollStatus.POLLED, entries=len(feed.entries), new=len(new))
 
     def _dispatch(self, state: FeedState, entry: FeedEntry, sink: EntrySink, run_id: str | None) -> None:
         # the same entry always gets the same doc id, so a re-sent task repeats the same decisions
@@ -291,7 +315,7 @@ class FeedPoller:
         pause = backoff_seconds(state.every_seconds, errors, self.settings.max_backoff_seconds)
         code = exc.code if isinstance(exc, StorylineError) else f"internal:{type(exc).__name__}"
         message = str(exc) or type(exc).__name__
-        self.registry.update(state.feed_id, last_poll=time.time(), status="error", error_count=errors,
+        self.registry.update(state.feed_id, last_poll=time.time(), status=FeedStatus.ERROR, error_count=errors,
                              backoff_until=time.time() + pause, last_error=f"{code}: {message}"[:500])
         # permanent failures are dead-lettered at once, transient ones when they keep happening;
         # the id is derived from the error, so a feed failing the same way every poll gives one
@@ -300,5 +324,5 @@ class FeedPoller:
                 or not isinstance(exc, TransientError):
             doc = InputDocument(_digest(state.feed_id, "error", code, message), "feed", state.url, b"")
             self._dead_letter(doc, exc, errors, Stage.FEED)
-            return PollOutcome(state.feed_id, "dead_letter", error_type=code, message=message)
-        return PollOutcome(state.feed_id, "error", error_type=code, message=message)
+            return PollOutcome(state.feed_id, PollStatus.DEAD_LETTER, error_type=code, message=message)
+        return PollOutcome(state.feed_id, PollStatus.ERROR, error_type=code, message=message)
