@@ -136,3 +136,21 @@ def test_each_cluster_row_matches_its_fields_and_new_index_sets_expire(client, k
             assert thread == (h[b"thread"].decode() if b"thread" in h else None)
             for term in json.loads(h[b"indexed"]):
                 assert client.ttl(keys.cluster_index(level, term)) > 0
+
+
+def test_the_listing_sets_keep_only_the_newest_clusters(client, keys, monkeypatch):
+    """Cluster hashes expire; the ids in each level's "all" set must not pile up for ever."""
+    import worker.threads.state as state_module
+
+    monkeypatch.setattr(state_module, "_ALL_KEEP", 2)
+    monkeypatch.setattr(state_module, "_ALL_TRIM_EVERY", 1)
+    state = ThreadState(client, keys, ThreadSettings())
+    now = time.time()
+    got = [state.assign(f"u{i}", t, b, "en", now + i) for i, (t, b) in enumerate(UNRELATED)]
+    state.assign("s0", _seeds()[0].title, _seeds()[0].text, "en", now + 10)
+    state.flush()
+    for level in ("story", "thread"):
+        assert client.zcard(keys.cluster_all(level)) == 2
+    newest = [g.story.cluster_id for g in got][-1:]
+    listed = [c.decode() for c in client.zrange(keys.cluster_all("story"), 0, -1)]
+    assert newest[0] in listed

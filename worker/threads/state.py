@@ -69,6 +69,12 @@ _INDEX_EVERY = 8
 #: (tests/threads/test_replay_seeds.py), whose margin is 0.006 of cosine. Kept at 1, the
 #: previous behaviour (each article's counts go with the next round trip)
 _DF_BATCH = 1
+#: the newest clusters each level's "all" sorted set keeps (it serves only `storyline threads`,
+#: which lists the newest few hundred): cluster hashes expire, but their ids stayed in that set
+#: forever, some 30 MB a day at a few million articles a day. Trimmed by each process once every
+#: ``_ALL_TRIM_EVERY`` articles it counts, one ZREMRANGEBYRANK a level in a round trip it makes anyway.
+_ALL_KEEP = 100_000
+_ALL_TRIM_EVERY = 256
 #: how long a cluster's scores in the index sets it stays in go unrefreshed, in seconds of its
 #: own time: a set lists its clusters most recently active first, and an hour's drift in that
 #: order changes no lookup, while refreshing all 15 sets on every join was a third of Redis's
@@ -190,6 +196,7 @@ class ThreadState:
         self.conflicts = 0
         #: committed articles' features not yet counted in Redis (see ``_DF_BATCH``, ``flush``)
         self._pending: Counter[str] = Counter()
+        self._since_trim = 0  # articles counted since the "all" sets were last trimmed
         self._pending_articles = 0
         self._pending_lock = threading.Lock()  # a Celery thread pool shares one ThreadState
         #: (level, cluster id) -> (version, centroid), most recently used last
@@ -325,10 +332,17 @@ class ThreadState:
                 return
             pending, articles = self._pending, self._pending_articles
             self._pending, self._pending_articles = Counter(), 0
+            self._since_trim += articles
+            trim = self._since_trim >= _ALL_TRIM_EVERY
+            if trim:
+                self._since_trim = 0
         # plain commands, not a script: inside Lua each call costs a few µs more of Redis's time
         for t, n in pending.items():
             pipe.hincrby(self._k.df, t, n)
         pipe.incrby(self._k.df_total, articles)
+        if trim:
+            for level in ("story", "thread"):
+                pipe.zremrangebyrank(self._k.cluster_all(level), 0, -(_ALL_KEEP + 1))
 
     def flush(self) -> None:
         """Send the counts still pending (a process about to stop; tests)."""
