@@ -74,14 +74,17 @@ def alphabetic_units(text: str) -> list[str]:
     return [u for u in units(text) if is_alphabetic(u)]
 
 
+def _letter_share(text: str, pattern: regex.Pattern) -> float:
+    """Share of the letters of the text's first 5,000 characters that ``pattern`` matches."""
+    sample = (text or "")[:5000]
+    letters = len(_LETTER.findall(sample))
+    return len(pattern.findall(sample)) / letters if letters else 0.0
+
+
 def unspaced_share(text: str) -> float:
     """Share of the text's letters that belong to unspaced scripts (0.0 for English, ~1.0 for
     Chinese; Japanese with Latin names in it is still well above 0.5)."""
-    sample = (text or "")[:5000]
-    letters = len(_LETTER.findall(sample))
-    if not letters:
-        return 0.0
-    return len(_UNSPACED_CHAR.findall(sample)) / letters
+    return _letter_share(text, _UNSPACED_CHAR)
 
 
 def is_unspaced(text: str) -> bool:
@@ -89,12 +92,9 @@ def is_unspaced(text: str) -> bool:
     return unspaced_share(text) > 0.5
 
 
-_UNSPACED_UNIT = regex.compile(rf"[{_UNSPACED}]", regex.V1)
-
-
 def is_unspaced_unit(unit: str) -> bool:
     """Whether a unit (from ``units``) is a character of a script written without spaces."""
-    return bool(_UNSPACED_UNIT.match(unit))
+    return bool(_ANY_UNSPACED.match(unit))
 
 
 _CJK_CHAR = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}]", regex.V1)
@@ -102,6 +102,4 @@ _CJK_CHAR = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}]", regex.V1)
 
 def is_cjk(text: str) -> bool:
     """True when most of the text's letters are Han, Hiragana or Katakana (Chinese, Japanese)."""
-    sample = (text or "")[:5000]
-    letters = len(_LETTER.findall(sample))
-    return bool(letters) and len(_CJK_CHAR.findall(sample)) > 0.5 * letters
+    return _letter_share(text, _CJK_CHAR) > 0.5
