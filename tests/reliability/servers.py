@@ -4,6 +4,7 @@ Content-Length. Each serves in a daemon thread, and every connection stops after
 
 from __future__ import annotations
 
+import random
 import socket
 import subprocess
 import threading
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import redis
 
-from worker.ops.embedded import _free_port, redis_server_binary
+from worker.ops.embedded import redis_server_binary
 
 
 @contextmanager
@@ -79,11 +80,33 @@ def page(body: bytes, *extra: str, content_type: str = "text/html; charset=utf-8
             + "Connection: close\r\n\r\n").encode() + body
 
 
+def restartable_port() -> int:
+    """A free 127.0.0.1 port for a server the test stops and starts again on the same port.
+
+    Below the kernel's ephemeral range: while the server is down, clients retrying their
+    connection to an ephemeral-range port can be handed that very port as their own local end
+    (TCP self-connect), and then the restarted server cannot bind it."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    rnd = random.Random()
+    for _ in range(200):
+        port = rnd.randrange(max(1024, low - 12000), low)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
+
+
 class PrivateRedis:
     """A redis-server of this test's own (the shared one is never restarted), AOF on."""
 
     def __init__(self, data_dir: Path) -> None:
-        self.port, self.dir, self.proc = _free_port(), data_dir, None
+        self.port, self.dir, self.proc = restartable_port(), data_dir, None
 
     def start(self) -> redis.Redis:
         self.proc = subprocess.Popen([redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",

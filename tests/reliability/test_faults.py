@@ -19,6 +19,7 @@ import redis
 
 from tests.conftest import seed_paths
 from tests.flow import events, submit, wait_outcomes
+from tests.reliability.servers import restartable_port
 from worker.runtime.app import create_app
 from worker.runtime.processes import start_worker_process, stop_worker_process
 from worker.ops.embedded import redis_server_binary
@@ -138,8 +139,9 @@ def test_a_publish_that_fails_after_dedup_is_retried_without_a_second_event(sett
     assert client.xlen(keys.duplicates) == 1  # the probe's, and nothing else
 
 
+@pytest.mark.timeout(420)
 def test_redis_restarted_during_a_replay_loses_no_input(tmp_path, prefix):
-    port_no = _free_port()
+    port_no = restartable_port()
     data = tmp_path / "redis"
     data.mkdir()
     server = subprocess.Popen(redis_server_cmd(port_no, data), stdout=subprocess.DEVNULL)
@@ -155,8 +157,11 @@ def test_redis_restarted_during_a_replay_loses_no_input(tmp_path, prefix):
     for i in range(20):
         (inputs / f"long{i:02d}.html").write_bytes(slow_article(100 + i)[:40_000] + b"</p></article></body></html>")
     # a task whose ack is lost while Redis is down stays unacknowledged and is redelivered after
-    # the visibility timeout: 15 s here (at most ~2 minutes with kombu's restore scan), not 20 min
-    env = {**os.environ, "STORYLINE_VISIBILITY_TIMEOUT": "15"}
+    # the visibility timeout: 15 s here (at most ~2 minutes with kombu's restore scan), not 20 min.
+    # TMPDIR: the replay's worker log lands here, to be shown if the replay does not finish
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    env = {**os.environ, "STORYLINE_VISIBILITY_TIMEOUT": "15", "TMPDIR": str(logs)}
     replay = subprocess.Popen(
         [sys.executable, "-m", "worker.cli", "replay", str(inputs), "--json", "--redis", url, "--prefix", prefix,
          "--workers", "1", "-c", "2"],
@@ -167,11 +172,22 @@ def test_redis_restarted_during_a_replay_loses_no_input(tmp_path, prefix):
         _shutdown(client)
         server.wait(timeout=30)
         time.sleep(1.0)
-        server = subprocess.Popen(redis_server_cmd(port_no, data), stdout=subprocess.DEVNULL)
-        out, err = replay.communicate(timeout=300)
+        server = subprocess.Popen(redis_server_cmd(port_no, data) + ["--logfile", str(tmp_path / "redis2.log")],
+                                  stdout=subprocess.DEVNULL)
+        _wait_for(lambda: _ping(client) or server.poll() is not None, 60, "the restarted redis")
+        assert server.poll() is None, f"redis did not restart: {_tail(tmp_path / 'redis2.log')}"
+        try:
+            out, err = replay.communicate(timeout=240)
+        except subprocess.TimeoutExpired:
+            replay.kill()
+            out, err = replay.communicate()
+            worker_logs = "\n".join(_tail(f) for f in logs.glob("storyline-replay-*.log"))
+            pytest.fail(f"the replay did not finish within 240 s of the restart\n--- replay stderr:\n{err[-4000:]}"
+                        f"\n--- worker log:\n{worker_logs}")
     finally:
         if replay.poll() is None:
             replay.kill()
+            replay.communicate()
         _shutdown(redis.Redis.from_url(url))
         server.wait(timeout=30)
     assert replay.returncode == 0, err[-6000:]
@@ -179,6 +195,13 @@ def test_redis_restarted_during_a_replay_loses_no_input(tmp_path, prefix):
     assert summary["inputs"] == 30
     assert summary["articles"] + summary["duplicates"] + summary["dead_letters"] == 30
     assert summary["duplicates"] >= 5
+
+
+def _tail(path: Path, chars: int = 6000) -> str:
+    try:
+        return path.read_text(errors="replace")[-chars:]
+    except OSError as exc:
+        return f"({path}: {exc})"
 
 
 def redis_server_cmd(port: int, data: Path) -> list[str]:

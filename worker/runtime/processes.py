@@ -78,7 +78,7 @@ def start_worker_process(settings: Settings, concurrency: int, loglevel: str = "
     if log_file is not None:
         with open(log_file, "ab") as out:  # the child keeps its own copy of the descriptor
             return subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    start_new_session=True)
+                                    start_new_session=True, preexec_fn=_die_with_parent)
     # the worker's output goes to stderr, so `replay --json` keeps stdout for the summary
     return subprocess.Popen(cmd, env=env, stdout=output or sys.stderr, stderr=output, start_new_session=True,
                             preexec_fn=_die_with_parent)

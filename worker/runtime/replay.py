@@ -131,7 +131,12 @@ class Replay:
         while True:
             try:
                 done = client.hlen(run_key)
-            except redis.RedisError:  # Redis restarting: the workers wait for it, so do we
+            except redis.RedisError as exc:  # Redis restarting: the workers wait for it, so do we
+                if timeout and time.monotonic() - last_change > timeout:
+                    # a Redis gone for good must not hold a replay asked to give up (--timeout)
+                    self.warn(f"[red]error:[/] Redis has not answered for {timeout:.0f}s ({exc}); check that it "
+                              "is running (storyline doctor)")
+                    return
                 time.sleep(0.5)
                 continue
             self.progress(done, total)
