@@ -154,10 +154,10 @@ class Pipeline:
         """Publish a dead-letter event for an input (``stage``: the one that gave up) and record
         its outcome."""
         # built per call (no I/O): a publisher swapped in after construction (tests do) is used
-        return DeadLetterWriter(self.client, self.keys, self.publisher).dead_letter(doc, error, attempts, stage)
+        return DeadLetterWriter(self.client, self.keys, self.publisher, self.settings.run_ttl_seconds).dead_letter(doc, error, attempts, stage)
 
     def _publish_and_record(self, doc: InputDocument, events: list[Event], outcome: Outcome) -> None:
-        _publish_and_record(self.client, self.keys, self.publisher, doc, events, outcome)
+        _publish_and_record(self.client, self.keys, self.publisher, doc, events, outcome, self.settings.run_ttl_seconds)
 
 
 class DeadLetterWriter:
@@ -165,15 +165,16 @@ class DeadLetterWriter:
     request consumer, a feed poll, a fetch) needs, without the pipeline's dedup index and thread
     state."""
 
-    def __init__(self, client: redis.Redis, keys: Keys, publisher: Publisher) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys, publisher: Publisher, run_ttl_seconds: int) -> None:
         self.client = client
         self.keys = keys
+        self.run_ttl_seconds = run_ttl_seconds
         self.publisher = publisher
 
     @classmethod
     def for_settings(cls, client: redis.Redis, settings: Settings) -> DeadLetterWriter:
         keys = Keys(settings.prefix)
-        return cls(client, keys, Publisher(client, keys, settings.streams))
+        return cls(client, keys, Publisher(client, keys, settings.streams), settings.run_ttl_seconds)
 
     def dead_letter(self, doc: InputDocument, error: BaseException, attempts: int, stage: Stage) -> Outcome:
         """Publish a dead-letter event for an input (``stage``: the one that gave up) and record
@@ -187,15 +188,15 @@ class DeadLetterWriter:
             error_type=error_type, message=message[:2000], attempts=max(1, attempts),
         )
         outcome = Outcome(doc.doc_id, Status.DEAD_LETTER, error_type=error_type)
-        _publish_and_record(self.client, self.keys, self.publisher, doc, [event], outcome)
+        _publish_and_record(self.client, self.keys, self.publisher, doc, [event], outcome, self.run_ttl_seconds)
         return outcome
 
 
 def _publish_and_record(client: redis.Redis, keys: Keys, publisher: Publisher, doc: InputDocument,
-                        events: list[Event], outcome: Outcome) -> None:
+                        events: list[Event], outcome: Outcome, run_ttl_seconds: int) -> None:
     """Publish ``events`` and record the input's outcome in its run, in one MULTI/EXEC."""
     pipe = client.pipeline(transaction=True)
     publisher.publish(events, client=pipe)
     if doc.run_id:
-        runs.record_outcome(pipe, keys, doc.run_id, doc.doc_id, outcome.to_json())
+        runs.record_outcome(pipe, keys, doc.run_id, doc.doc_id, outcome.to_json(), run_ttl_seconds)
     pipe.execute()

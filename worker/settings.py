@@ -6,8 +6,17 @@ so stage functions stay testable without an environment.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Self
+
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _require(condition: bool, message: str) -> None:
+    """A cross-field rule of the settings: pydantic reports the ValueError with the field path,
+    so a wrong environment variable stops the process at start with a line that says which."""
+    if not condition:
+        raise ValueError(message)
 
 
 class LimitSettings(BaseModel):
@@ -21,6 +30,15 @@ class LimitSettings(BaseModel):
     max_words: int = 50_000
     #: attempts per input before it goes to the dead-letter stream
     max_attempts: int = 5
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        _require(self.min_words >= 1, "STORYLINE_LIMITS__MIN_WORDS must be at least 1")
+        _require(self.min_words <= self.max_words,
+                 f"STORYLINE_LIMITS__MIN_WORDS ({self.min_words}) must not exceed STORYLINE_LIMITS__MAX_WORDS ({self.max_words})")
+        _require(self.max_bytes > 0 and self.max_attempts >= 1,
+                 "STORYLINE_LIMITS__MAX_BYTES must be positive and STORYLINE_LIMITS__MAX_ATTEMPTS at least 1")
+        return self
 
 
 class DedupSettings(BaseModel):
@@ -123,6 +141,20 @@ class ThreadSettings(BaseModel):
     #: one of its key terms)
     watched_threshold: float = 0.10
 
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        for name in ("story_threshold", "story_undated_threshold", "thread_threshold", "thread_undated_threshold",
+                     "watched_threshold"):
+            _require(0.0 <= getattr(self, name) <= 1.0, f"STORYLINE_THREADS__{name.upper()} is a cosine: 0 to 1")
+        # a thread gathers stories: its bar must not be above theirs, or an article could join a
+        # story without joining the thread that story belongs to
+        _require(self.thread_threshold <= self.story_threshold and self.thread_undated_threshold <= self.story_undated_threshold,
+                 "STORYLINE_THREADS__THREAD_THRESHOLD (and _UNDATED_) must not exceed the story thresholds")
+        _require(self.story_half_life_hours > 0 and self.thread_half_life_hours > 0,
+                 "STORYLINE_THREADS__STORY_HALF_LIFE_HOURS and THREAD_HALF_LIFE_HOURS must be positive")
+        _require(self.undated_weekday_mismatch >= 1.0, "STORYLINE_THREADS__UNDATED_WEEKDAY_MISMATCH must be at least 1")
+        return self
+
 
 class ExtractSettings(BaseModel):
     """HTML extraction (worker/extract/html.py)."""
@@ -202,6 +234,14 @@ class FetchSettings(BaseModel):
     #: how long a fetched page's validators (ETag, Last-Modified) are kept for re-fetches, in seconds
     validators_ttl_seconds: int = 30 * 24 * 3600
 
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        _require(0 < self.connect_timeout <= self.total_timeout and 0 < self.read_timeout <= self.total_timeout,
+                 f"STORYLINE_FETCH__CONNECT_TIMEOUT ({self.connect_timeout}) and READ_TIMEOUT ({self.read_timeout}) "
+                 f"must be positive and within TOTAL_TIMEOUT ({self.total_timeout})")
+        _require(self.per_host_concurrency >= 1, "STORYLINE_FETCH__PER_HOST_CONCURRENCY must be at least 1")
+        return self
+
 
 class FeedSettings(BaseModel):
     """Feed polling."""
@@ -219,6 +259,14 @@ class FeedSettings(BaseModel):
     full_content_min_words: int = 150
     #: how long seen entry guids and links are remembered, in seconds (30 days, the dedup window)
     seen_ttl_seconds: int = 30 * 24 * 3600
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        _require(0 < self.min_every_seconds <= self.default_every_seconds <= self.max_backoff_seconds,
+                 f"feed intervals must satisfy 0 < STORYLINE_FEEDS__MIN_EVERY_SECONDS ({self.min_every_seconds}) <= "
+                 f"DEFAULT_EVERY_SECONDS ({self.default_every_seconds}) <= MAX_BACKOFF_SECONDS ({self.max_backoff_seconds})")
+        _require(self.max_entries >= 1, "STORYLINE_FEEDS__MAX_ENTRIES must be at least 1")
+        return self
 
 
 class RequestSettings(BaseModel):
@@ -264,6 +312,8 @@ class Settings(BaseSettings):
     #: longest a single task may run, in seconds (a hard limit; a soft one just below it lets the
     #: task dead-letter itself)
     task_time_limit: int = 300
+    #: how long a run's per-input outcomes (replay, submit) are kept for the CLI to count, in seconds
+    run_ttl_seconds: int = 24 * 3600
     #: seconds after which a task delivered to a worker that stopped renewing its lease (killed,
     #: lost) is handed to another worker. Each live worker renews its own deliveries every third
     #: of this (worker/runtime/lease.py), so a running task is never handed out twice however long
@@ -279,6 +329,17 @@ class Settings(BaseSettings):
     json_logs: bool = False
     #: level of Storyline's own log lines (DEBUG, INFO, WARNING, ERROR)
     log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        # the soft limit sits 1-10 s below the hard one (worker/runtime/app.py)
+        _require(self.task_time_limit >= 2, "STORYLINE_TASK_TIME_LIMIT must be at least 2 seconds")
+        # each worker renews its leases every third of the visibility timeout (runtime/lease.py)
+        _require(self.visibility_timeout >= 3, "STORYLINE_VISIBILITY_TIMEOUT must be at least 3 seconds")
+        _require(self.run_ttl_seconds > 0, "STORYLINE_RUN_TTL_SECONDS must be positive")
+        _require(self.log_level.upper() in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
+                 f"STORYLINE_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {self.log_level!r}")
+        return self
 
     def with_overrides(self, **overrides: object) -> "Settings":
         """Copy with CLI flags applied (None means 'flag not given')."""

@@ -47,7 +47,8 @@ def test_pause_resume_export_and_import(redis_url, prefix, other_prefix, client)
     registry = FeedRegistry(client, Keys(prefix))
     assert registry.get(ids[1]).paused == 1
     # a poll already queued when the feed was paused does nothing
-    poller = FeedPoller(registry, fetcher=None, dead_letter=None, settings=Settings().feeds, max_attempts=5)
+    poller = FeedPoller(registry, fetcher=None, dead_letter=None, settings=Settings().feeds, max_attempts=5,
+                        run_ttl_seconds=3600)
     assert poller.poll(ids[1], sink=None).status == "paused"  # neither fetches nor hands anything on
     listed = storyline("feeds", "list", *common).stdout
     assert "paused" in listed

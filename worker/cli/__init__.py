@@ -42,7 +42,18 @@ def main() -> None:
     from worker.ops.logs import configure_logging
     from worker.settings import Settings
 
-    base = Settings()
+    from pydantic import ValidationError
+
+    try:
+        base = Settings()
+    except ValidationError as exc:  # a wrong STORYLINE_* variable: say which, no traceback
+        import sys
+
+        print("error: the settings are not valid (environment variables STORYLINE_*, REDIS_URL):", file=sys.stderr)
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "settings"
+            print(f"  {where}: {err['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        raise SystemExit(2) from None
     if base.json_logs:
         configure_logging(base.log_level, json_logs=True)
     app(prog_name="storyline")

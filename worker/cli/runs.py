@@ -11,7 +11,6 @@ from rich.table import Table
 
 from worker.cli.common import DataDirOpt, PrefixOpt, RedisOpt, client_for, console, redis_for, settings_from
 from worker.store.keys import Keys
-from worker.store.runs import RUN_TTL_SECONDS
 
 runs_app = typer.Typer(help="Runs (a replay, a submit, a feed poll): what became of each input.", no_args_is_help=True)
 
@@ -32,7 +31,8 @@ def runs_show(
     outcomes = sorted(({"input": k.decode(), **json.loads(v)} for k, v in raw.items()), key=lambda o: o["input"])
     if not outcomes:
         console.print(f"[yellow]no outcome recorded for run {run_id}[/]: its inputs are still queued or in flight, "
-                      f"the id is wrong, or the run is older than {RUN_TTL_SECONDS // 3600} h")
+                      f"the id is wrong, or the run is older than {settings.run_ttl_seconds // 3600} h "
+                      "(STORYLINE_RUN_TTL_SECONDS)")
         raise typer.Exit(1)
     if as_json:
         for outcome in outcomes:

@@ -14,6 +14,7 @@ from celery import Task
 from celery.exceptions import Reject, SoftTimeLimitExceeded
 
 from worker.errors import PermanentError, RedisRefusedWrite, StorylineError, TransientError
+from worker.settings import Settings
 
 log = structlog.get_logger("storyline.tasks")
 #: Redis answering but refusing writes: maxmemory reached under noeviction ("OOM command not
@@ -26,9 +27,9 @@ RETRYABLE = (TransientError, redis.ConnectionError, redis.TimeoutError, redis.Bu
 #: how long an input's delivery count is kept, in seconds
 ATTEMPTS_TTL_SECONDS = 7 * 24 * 3600
 #: a task whose retry cannot be queued keeps trying until this many seconds before its soft time
-#: limit (or for HOLD_SECONDS when it has no time limit), then rejects its message for requeueing
+#: limit (or before Settings.task_time_limit when the task has no limit of its own), then
+#: rejects its message for requeueing
 HOLD_MARGIN_SECONDS = 10.0
-HOLD_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -140,5 +141,6 @@ def _hold_deadline(task: Task, started: float) -> float:
     limit = (soft or task.soft_time_limit or conf.task_soft_time_limit
              or hard or task.time_limit or conf.task_time_limit)
     if not limit:
-        return started + HOLD_SECONDS
+        settings = getattr(conf, "storyline_settings", None)
+        return started + float(settings.task_time_limit if settings else Settings().task_time_limit)
     return started + max(0.0, float(limit) - HOLD_MARGIN_SECONDS)

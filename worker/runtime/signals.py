@@ -58,9 +58,9 @@ def get_sources(app: Celery) -> Sources:
         settings = pipeline.settings
         fetcher = PageFetcher(pipeline.client, pipeline.keys, settings.fetch)
         # the poller gets what it uses: a dead-letter writer, not the whole pipeline
-        dead_letters = DeadLetterWriter(pipeline.client, pipeline.keys, pipeline.publisher)
+        dead_letters = DeadLetterWriter(pipeline.client, pipeline.keys, pipeline.publisher, settings.run_ttl_seconds)
         poller = FeedPoller(FeedRegistry(pipeline.client, pipeline.keys), fetcher, dead_letters.dead_letter,
-                            settings.feeds, max_attempts=settings.limits.max_attempts,
+                            settings.feeds, max_attempts=settings.limits.max_attempts, run_ttl_seconds=settings.run_ttl_seconds,
                             lock_seconds=int(settings.fetch.total_timeout) + 60)
         sources = Sources(pipeline, fetcher, poller, CelerySink(app, pipeline.keys))
         app._storyline_sources = sources

@@ -79,7 +79,7 @@ def _fetch_url(self: Task, message: dict[str, Any], started: float) -> dict[str,
         # fetched before and unchanged since: nothing new to ingest
         if run_id:
             runs.record_outcome(pipeline.client, pipeline.keys, run_id, doc_id,
-                                '{"doc_id": "%s", "status": "unchanged"}' % doc_id)
+                                '{"doc_id": "%s", "status": "unchanged"}' % doc_id, pipeline.settings.run_ttl_seconds)
         bound.info("unchanged")
         return {"doc_id": doc_id, "status": "unchanged"}
     sources.sink.ingest(page_document(result, doc_id=doc_id, source_kind=kind, uri=url, run_id=run_id))

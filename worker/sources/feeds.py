@@ -203,13 +203,15 @@ class FeedPoller:
     """Runs polls; one per worker process, holding the Redis-backed parts."""
 
     def __init__(self, registry: FeedRegistry, fetcher: Fetcher, dead_letter: DeadLetterer, settings: FeedSettings,
-                 *, max_attempts: int, lock_seconds: int = 120) -> None:
+                 *, max_attempts: int, run_ttl_seconds: int, lock_seconds: int = 120) -> None:
         self.registry = registry
         self.fetcher = fetcher
         self._dead_letter = dead_letter
         self.settings = settings
         #: failed polls in a row of a transient kind before the feed is dead-lettered (limits.max_attempts)
         self.max_attempts = max_attempts
+        #: how long a run's outcomes are kept (Settings.run_ttl_seconds)
+        self.run_ttl_seconds = run_ttl_seconds
         self.keys = registry.keys
         self.client = registry.client
         #: a poll lock outlives the longest poll (fetch total timeout plus dispatch), in seconds
@@ -221,7 +223,7 @@ class FeedPoller:
         metrics.record_feed_poll(feed_id, outcome.status, time.monotonic() - started)
         if run_id:
             pipe = self.client.pipeline()
-            runs.record_outcome(pipe, self.keys, run_id, f"feed:{feed_id}", outcome.to_json())
+            runs.record_outcome(pipe, self.keys, run_id, f"feed:{feed_id}", outcome.to_json(), self.run_ttl_seconds)
             pipe.execute()
         return outcome
 

@@ -7,13 +7,9 @@ import redis
 
 from worker.store.keys import Keys
 
-#: how long a run's per-input outcomes are kept for the CLI to count, in seconds
-RUN_TTL_SECONDS = 24 * 3600
-
-
 def record_outcome(client: redis.Redis | redis.client.Pipeline, keys: Keys, run_id: str, member: str,
-                   outcome_json: str) -> None:
-    """Record ``member``'s outcome in the run, once (a redelivery keeps the first); on a pipeline,
-    the commands are only queued."""
+                   outcome_json: str, ttl_seconds: int) -> None:
+    """Record ``member``'s outcome in the run, once (a redelivery keeps the first), the run kept
+    ``ttl_seconds`` (Settings.run_ttl_seconds); on a pipeline, the commands are only queued."""
     client.hsetnx(keys.run(run_id), member, outcome_json)
-    client.expire(keys.run(run_id), RUN_TTL_SECONDS)
+    client.expire(keys.run(run_id), ttl_seconds)
