@@ -319,6 +319,10 @@ class Settings(BaseSettings):
     #: of this (worker/runtime/lease.py), so a running task is never handed out twice however long
     #: it runs; a lost worker's tasks go back to the queue within this plus a 5 s scan
     visibility_timeout: int = 30
+    #: seconds a worker may go without taking a task while the queue has messages and it has a
+    #: free process before it counts as stalled and exits for its supervisor to restart it
+    #: (worker/runtime/watchdog.py); 0: never
+    consumer_stall_seconds: int = 120
     #: port of the worker's Prometheus endpoint; 0 disables it
     metrics_port: int = 0
     #: address the Prometheus endpoint listens on: this machine only by default, as for a

@@ -8,6 +8,7 @@ from functools import cache
 from celery import Celery
 
 from worker.runtime.lease import RESTORE_INTERVAL_SECONDS, LeaseRenewal
+from worker.runtime.watchdog import ConsumerWatchdog
 from worker.runtime.messages import INGEST_TASK
 from worker.settings import Settings
 from worker.store.keys import Keys
@@ -93,6 +94,8 @@ def create_app(settings: Settings) -> Celery:
         take_over_celery_logging(settings.log_level)
     # each worker renews the lease of its own deliveries while it lives
     app.steps["consumer"].add(LeaseRenewal)
+    # and exits when its consumer stops taking tasks that are waiting (a broker reconnection bug)
+    app.steps["worker"].add(ConsumerWatchdog)
     return app
 
 
