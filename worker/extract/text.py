@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from worker.extract.model import ExtractedArticle
-from worker.words import word_count
+from worker.words import is_unspaced, word_count
 
 _WEEKDAY = r"(?:mon|tues|wednes|thurs|fri|satur|sun)day|(?:mon|tue|wed|thu|fri|sat|sun)\.?"
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
@@ -185,6 +185,35 @@ def _byline_authors(line: str) -> list[str]:
     return _split_authors(m.group("who")) if m else []
 
 
+#: what a line of the body must outweigh: each line scores its words less this many (twice
+#: this many units, i.e. characters, in unspaced scripts), and the body is the run of lines with
+#: the highest total. Chosen leaving one set out over scrapes made from the three extraction sets
+#: (bench/scrapes.py): every fold picks 10, among 3, 5, 8, 10, 15 and 20
+DENSE_LINE_WORDS = 10
+
+
+def densest_block(lines: Sequence[str], *, min_words: int = 20) -> list[str]:
+    """The contiguous run of lines with the most text net of ``DENSE_LINE_WORDS`` per line (the
+    maximum-sum segment, as in Finn et al.'s Body Text Extraction, on lines instead of tags).
+
+    Chrome is many short lines (menus, teasers, share bars, footers) in any language; an article
+    is a run of long ones, whose few short lines inside (subheads, a short paragraph) the long
+    ones around them outweigh. Language-agnostic, as the chrome patterns are not: on scrapes of
+    the three extraction sets it raised F1 0.687 -> 0.795, 0.705 -> 0.827 and 0.812 -> 0.845
+    (bench/scrapes.py) and drops no line of the seeds. When no run holds ``min_words``, the lines
+    are kept as they are. Hand-written: no library segments plain text (jusText needs a stop-word
+    list, has none that works for unspaced scripts, and scored 0.759 / 0.764 / 0.547 there)."""
+    best, run, run_start, best_span = 0.0, 0.0, 0, (0, -1)
+    for i, line in enumerate(lines):
+        if run <= 0:
+            run, run_start = 0.0, i
+        run += word_count(line) - DENSE_LINE_WORDS * (2 if is_unspaced(line) else 1)
+        if run > best:
+            best, best_span = run, (run_start, i)
+    block = list(lines[best_span[0]:best_span[1] + 1])
+    return block if sum(word_count(ln) for ln in block) >= min_words else list(lines)
+
+
 def clean_scrape(text: str, *, extra_chrome: Iterable[str] = ()) -> ExtractedArticle:
     """Clean a plain-text page scrape. ``extra_chrome`` holds lines known to be chrome for
     this site (learned from the stream); they are dropped wherever they stand."""
@@ -221,6 +250,9 @@ def clean_scrape(text: str, *, extra_chrome: Iterable[str] = ()) -> ExtractedArt
         authors = [a for a in authors if a] + [box_name]
 
     body = [ln for ln in body_lines if not _is_chrome(ln) and not _is_dateline(ln) and ln not in chrome]
+    # navigation, teasers and footers the patterns above do not know (any other language, any
+    # other site) go with the densest block of text
+    body = densest_block(body)
     # a last line that is the start of a footer we did not recognise ("Related" + nothing after)
     while body and word_count(body[-1]) <= 3 and not _SENTENCE_END.search(body[-1]):
         body.pop()
