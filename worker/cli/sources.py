@@ -97,7 +97,7 @@ def feeds_add(
         print(feed.feed_id)
 
 
-def _check_feed(client, keys: Keys, settings, url: str) -> None:
+def _check_feed(client: redis.Redis, keys: Keys, settings: Settings, url: str) -> None:
     """Fetch and parse ``url`` as a poll would; exit 1 saying why when that fails."""
     from worker.errors import StorylineError
     from worker.sources.pages import PageFetcher
@@ -160,7 +160,7 @@ def feeds_remove(
         console.print(f"removed feed {feed.feed_id}: {feed.url}")
 
 
-def _set_paused(url_or_id: str, paused: bool, redis_url, prefix, data_dir) -> None:
+def _set_paused(url_or_id: str, paused: bool, redis_url: str | None, prefix: str | None, data_dir: str | None) -> None:
     from worker.runtime.app import create_app  # deferred: keeps `storyline --help` fast
     from worker.runtime.schedule import schedule_feed, unschedule_feed
     from worker.sources.feeds import FeedRegistry

