@@ -23,7 +23,7 @@ def test_the_defaults_are_consistent():
     (lambda: ThreadSettings(thread_threshold=0.5), "THREAD_THRESHOLD"),
     (lambda: ThreadSettings(story_threshold=1.5), "STORY_THRESHOLD"),
     (lambda: ThreadSettings(story_half_life_hours=0), "HALF_LIFE"),
-    (lambda: FetchSettings(connect_timeout=90, total_timeout=60), "CONNECT_TIMEOUT"),
+    (lambda: FetchSettings(connect_timeout=0), "CONNECT_TIMEOUT"),
     (lambda: FeedSettings(min_every_seconds=900, default_every_seconds=600), "MIN_EVERY_SECONDS"),
     (lambda: Settings(visibility_timeout=1), "STORYLINE_VISIBILITY_TIMEOUT"),
     (lambda: Settings(run_ttl_seconds=0), "STORYLINE_RUN_TTL_SECONDS"),

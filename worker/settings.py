@@ -236,9 +236,11 @@ class FetchSettings(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        _require(0 < self.connect_timeout <= self.total_timeout and 0 < self.read_timeout <= self.total_timeout,
-                 f"STORYLINE_FETCH__CONNECT_TIMEOUT ({self.connect_timeout}) and READ_TIMEOUT ({self.read_timeout}) "
-                 f"must be positive and within TOTAL_TIMEOUT ({self.total_timeout})")
+        # (a connect or read timeout above the total is legal: the total's deadline cuts every wait)
+        _require(min(self.connect_timeout, self.read_timeout, self.total_timeout) > 0,
+                 "STORYLINE_FETCH__CONNECT_TIMEOUT, READ_TIMEOUT and TOTAL_TIMEOUT must be positive")
+        _require(self.max_body_bytes > 0 and self.max_redirects >= 0,
+                 "STORYLINE_FETCH__MAX_BODY_BYTES must be positive and MAX_REDIRECTS not negative")
         _require(self.per_host_concurrency >= 1, "STORYLINE_FETCH__PER_HOST_CONCURRENCY must be at least 1")
         return self
 

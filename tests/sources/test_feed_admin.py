@@ -52,6 +52,11 @@ def test_pause_resume_export_and_import(redis_url, prefix, other_prefix, client)
     assert poller.poll(ids[1], sink=None).status == "paused"  # neither fetches nor hands anything on
     listed = storyline("feeds", "list", *common).stdout
     assert "paused" in listed
+    # adding a paused feed again changes its interval; it stays paused until resumed
+    again = storyline("feeds", "add", urls[1], "--every", "30m", "--no-check", *common)
+    assert again.returncode == 0 and "paused" in again.stderr + again.stdout and "feeds resume" in again.stderr + again.stdout
+    assert scheduled_feed_ids(app) == {ids[0]} and registry.get(ids[1]).paused == 1
+    assert registry.get(ids[1]).every_seconds == 1800
 
     opml = storyline("feeds", "export", *common)
     assert opml.returncode == 0 and opml.stdout.startswith("<?xml")

@@ -93,7 +93,11 @@ def feeds_add(
         except BadFeed as exc:
             console.print(f"[red]error:[/] {exc}")
             raise typer.Exit(2) from exc
-        console.print(f"feed {feed.feed_id} polled every {seconds}s: {feed.url}")
+        if feed.paused:
+            console.print(f"[yellow]feed {feed.feed_id} is paused[/]: its interval is now {seconds}s, and it stays off "
+                          f"the schedule until `storyline feeds resume {feed.feed_id}`: {feed.url}")
+        else:
+            console.print(f"feed {feed.feed_id} polled every {seconds}s: {feed.url}")
         print(feed.feed_id)
 
 

@@ -51,8 +51,12 @@ def scheduled_feed_ids(app: Celery) -> set[str]:
 
 def subscribe(app: Celery, registry: FeedRegistry, url: str, every_seconds: int, *, poll_now: bool) -> FeedState:
     """Subscribe to a feed (or change its interval), put it on the beat schedule, and send a
-    first poll when ``poll_now``. Raises BadFeed for a URL that cannot be a feed."""
+    first poll when ``poll_now``. Raises BadFeed for a URL that cannot be a feed. A feed an
+    operator paused stays paused (off the schedule, no poll): adding it again, by hand or from an
+    OPML import, changes its interval, not that; `feeds resume` does."""
     feed = registry.add(url, every_seconds)
+    if feed.paused:
+        return feed
     schedule_feed(app, registry.keys, feed)
     if poll_now:
         app.send_task(POLL_TASK, args=[feed.feed_id], queue=registry.keys.queue)
