@@ -46,8 +46,11 @@ _DROP = ("script", "style", "noscript", "template", "head", "svg", "iframe")
 
 def scrape_of(page: Page) -> str:
     """The visible text of the whole page, a line per block element."""
+    # the page is decoded already (bench/extraction.py); parsed as bytes, lxml would take a page
+    # without a charset declaration for Latin-1
+    parser = lxml.html.HTMLParser(encoding="utf-8")
     try:
-        tree = lxml.html.fromstring(page.html.encode("utf-8", "replace"))
+        tree = lxml.html.fromstring(page.html.encode("utf-8", "replace"), parser=parser)
     except (ValueError, lxml.etree.LxmlError):
         return ""
     for el in list(tree.iter(*_DROP)):

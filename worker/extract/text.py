@@ -188,7 +188,8 @@ def _byline_authors(line: str) -> list[str]:
 #: what a line of the body must outweigh: each line scores its words less this many (twice
 #: this many units, i.e. characters, in unspaced scripts), and the body is the run of lines with
 #: the highest total. Chosen leaving one set out over scrapes made from the three extraction sets
-#: (bench/scrapes.py): every fold picks 10, among 3, 5, 8, 10, 15 and 20
+#: (bench/scrapes.py), among 3, 5, 8, 10, 12, 15 and 20: the folds pick 10, 10 and 12 (which
+#: loses 0.015 on the third set); 10 loses on none
 DENSE_LINE_WORDS = 10
 
 
@@ -199,10 +200,10 @@ def densest_block(lines: Sequence[str], *, min_words: int = 20) -> list[str]:
     Chrome is many short lines (menus, teasers, share bars, footers) in any language; an article
     is a run of long ones, whose few short lines inside (subheads, a short paragraph) the long
     ones around them outweigh. Language-agnostic, as the chrome patterns are not: on scrapes of
-    the three extraction sets it raised F1 0.687 -> 0.795, 0.705 -> 0.827 and 0.812 -> 0.845
+    the three extraction sets it raised F1 0.730 -> 0.841, 0.718 -> 0.847 and 0.814 -> 0.850
     (bench/scrapes.py) and drops no line of the seeds. When no run holds ``min_words``, the lines
     are kept as they are. Hand-written: no library segments plain text (jusText needs a stop-word
-    list, has none that works for unspaced scripts, and scored 0.759 / 0.764 / 0.547 there)."""
+    list, has none that works for unspaced scripts, and scored 0.800 / 0.782 / 0.552 there)."""
     best, run, run_start, best_span = 0.0, 0.0, 0, (0, -1)
     for i, line in enumerate(lines):
         if run <= 0:
