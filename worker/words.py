@@ -77,6 +77,8 @@ def alphabetic_units(text: str) -> list[str]:
 def _letter_share(text: str, pattern: regex.Pattern) -> float:
     """Share of the letters of the text's first 5,000 characters that ``pattern`` matches."""
     sample = (text or "")[:5000]
+    if not pattern.search(sample):
+        return 0.0  # most texts: none of those letters (one scan, no list of every letter built)
     letters = len(_LETTER.findall(sample))
     return len(pattern.findall(sample)) / letters if letters else 0.0
 

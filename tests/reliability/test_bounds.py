@@ -20,6 +20,10 @@ def test_start_tags_are_counted_and_the_bound_is_exact():
     check_markup("<p>" * MAX_TAGS)
     with pytest.raises(TooLarge, match="HTML tags"):
         check_markup("<p>" * (MAX_TAGS + 1))
+    # more "<" than the bound, but few of them start a tag: counted, and passed
+    check_markup("1 < 2 " * (MAX_TAGS + 1) + "<p>" * 10)
+    with pytest.raises(TooLarge):
+        check_markup("1 < 2 " * 10 + "<p>" * (MAX_TAGS + 1))
 
 
 def test_real_pages_are_far_below_the_bound():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection, Sequence
+from itertools import islice
 
 import py3langid
 
@@ -13,7 +14,7 @@ from worker.extract.decode import decode_body
 from worker.extract.html import extract_html, looks_like_html
 from worker.extract.model import ExtractedArticle
 from worker.extract.text import clean_scrape, scrape_lines
-from worker.words import is_alphabetic, is_cjk, units
+from worker.words import is_alphabetic, is_cjk, iter_units, units
 
 #: given a page's candidate lines, the ones learned as chrome for its site (see chrome.py)
 LearnedChrome = Callable[[Sequence[str]], Collection[str]]
@@ -28,13 +29,16 @@ def check_prose(text: str, *, min_words: int, max_words: int) -> None:
     # a 537-character Japanese article "21 words", and \w split Hindi words at vowel signs
     # the distinct-words test reads the first 2,500 characters (~400 words: where the wall
     # rule below stops applying, and far past where the need is capped at 40); the text is
-    # tokenised once, and in full only when a limit could be at stake (a unit is at least one
-    # character)
+    # tokenised once, in full only when max_words could be at stake (a unit is at least one
+    # character), and otherwise counted only as far as the min_words and wall rules look
     sample = text[:_SAMPLE_CHARS]
     sample_units = units(sample)
     n_words = len(sample_units)
-    if len(text) > len(sample) and (n_words < max(min_words, _WALL_MAX_WORDS) or len(text) > max_words):
-        n_words = len(units(text))
+    if len(text) > len(sample):
+        if len(text) > max_words:
+            n_words = len(units(text))
+        elif n_words < (enough := max(min_words, _WALL_MAX_WORDS)):
+            n_words = sum(1 for _ in islice(iter_units(text), enough))
     if n_words < min_words:
         raise NoContent(f"only {n_words} words of article text (minimum {min_words}, STORYLINE_LIMITS__MIN_WORDS)")
     if n_words > max_words:

@@ -36,6 +36,8 @@ def count_tags(html: str, stop_after: int | None = None) -> int:
 
 def check_markup(html: str, *, max_tags: int = MAX_TAGS) -> None:
     """Refuse (TooLarge, permanent) a page with more than ``max_tags`` start tags."""
+    if html.count("<") <= max_tags:
+        return  # every start tag opens with "<": no page under the bound needs the regex pass
     if count_tags(html, stop_after=max_tags + 1) > max_tags:
         raise TooLarge(f"over {max_tags:,} HTML tags: more markup than any news page holds, and too costly to "
                        "extract (worker/extract/bounds.py, MAX_TAGS)")
