@@ -103,15 +103,6 @@ class Keys:
         return f"{self.dedup_slice(slice_no)}:r:{chunk}"
 
     # -- threads -------------------------------------------------------------------------
-    @property
-    def df(self) -> str:
-        """Hash term -> document frequency, learned online."""
-        return f"{self.prefix}:th:df"
-
-    @property
-    def df_total(self) -> str:
-        return f"{self.prefix}:th:n"
-
     def cluster(self, level: str, cluster_id: str) -> str:
         """Hash of one story or thread: centroid terms, label, size, first/last seen."""
         return f"{self.prefix}:th:{level}:{cluster_id}"

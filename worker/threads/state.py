@@ -1,5 +1,6 @@
-"""Story and thread state in Redis: document frequencies, cluster centroids, an inverted index
-from features to clusters, and each article's assignment. Shared by every worker.
+"""Story and thread state in Redis: cluster centroids, an inverted index from features to
+clusters, and each article's assignment. Shared by every worker. Document frequencies are each
+process's own (see ``ThreadState._df``).
 
 Two levels. A story is one event (days); a thread is the ongoing story its events belong to
 (weeks). Stories nest in threads: an article that joins a story joins that story's thread, and
@@ -62,17 +63,14 @@ _INDEX_KEEP = 200
 #: Redis command per index write, 15-30 for a new story and thread. A set thus holds up to 7
 #: clusters more than kept, beyond the ``_PER_TERM`` most recent that a lookup reads
 _INDEX_EVERY = 8
-#: articles whose document-frequency counts a process adds up before sending them, one HINCRBY
-#: per distinct feature of the batch. 32 took AllSides from 69 to 31 HINCRBY per article (it
-#: arrives story by story), but the counts then reach IDF up to 32 articles late, and that
-#: changed a decision: seed 003 joined 000's story in the seeds' undated replay
-#: (tests/threads/test_replay_seeds.py), whose margin is 0.006 of cosine. Kept at 1, the
-#: previous behaviour (each article's counts go with the next round trip)
-_DF_BATCH = 1
+#: distinct features whose document frequencies a process keeps; past this, every count is
+#: halved and those below one dropped (the older half of the evidence fades, as news moves on).
+#: ~100 bytes each: ~20 MB a process at most
+_DF_TERMS = 200_000
 #: the newest clusters each level's "all" sorted set keeps (it serves only `storyline threads`,
 #: which lists the newest few hundred): cluster hashes expire, but their ids stayed in that set
 #: forever, some 30 MB a day at a few million articles a day. Trimmed by each process once every
-#: ``_ALL_TRIM_EVERY`` articles it counts, one ZREMRANGEBYRANK a level in a round trip it makes anyway.
+#: ``_ALL_TRIM_EVERY`` articles it commits, one ZREMRANGEBYRANK a level in a round trip it makes anyway.
 _ALL_KEEP = 100_000
 _ALL_TRIM_EVERY = 256
 #: how long a cluster's scores in the index sets it stays in go unrefreshed, in seconds of its
@@ -194,11 +192,16 @@ class ThreadState:
         ]
         #: conflicts met by this process's commits (each one a decision taken again)
         self.conflicts = 0
-        #: committed articles' features not yet counted in Redis (see ``_DF_BATCH``, ``flush``)
-        self._pending: Counter[str] = Counter()
-        self._since_trim = 0  # articles counted since the "all" sets were last trimmed
-        self._pending_articles = 0
-        self._pending_lock = threading.Lock()  # a Celery thread pool shares one ThreadState
+        #: document frequencies of the articles this process committed, and their number. Why
+        #: per process and not one hash in Redis: counting them there was ~70 HINCRBY and a
+        #: 70-field HMGET per article, a third of Redis's time per assignment, while the
+        #: articles a worker gets are a random share of the stream, whose document frequencies
+        #: estimate the stream's as well (one process: the very same counts). A process that
+        #: starts anew starts from the wordfreq prior, as a new deployment does.
+        self._df: Counter[str] = Counter()
+        self._docs = 0.0
+        self._since_trim = 0  # articles committed since the "all" sets were last trimmed
+        self._df_lock = threading.Lock()  # a Celery thread pool shares one ThreadState
         #: (level, cluster id) -> (version, centroid), most recently used last
         self._cache: OrderedDict[tuple[str, str], tuple[int, Vector]] = OrderedDict()
 
@@ -227,19 +230,17 @@ class ThreadState:
         weekday = event_weekday(title, body)
         if dated and self._s.weekday_dates:
             when = event_time(when, weekday)  # "on Wednesday" in a Friday report
-        terms = list(feats.counts)
         pipe = self._r.pipeline(transaction=False)
-        self._queue_counts(pipe)
+        self._queue_trim(pipe)
         pipe.get(self._k.assignment(article_id))
-        pipe.get(self._k.df_total)
-        if terms:
-            pipe.hmget(self._k.df, terms)
-        replies = pipe.execute()[-3 if terms else -2:]
-        done = self._recorded(replies[0])
+        done = self._recorded(pipe.execute()[-1])
         if done:
             return done
-        dfs = {t: float(v) for t, v in zip(terms, replies[2] if terms else []) if v is not None}
-        vec = vectorise(feats, dfs, float(replies[1] or 0), language, self._s.centroid_terms)
+        with self._df_lock:
+            df = self._df
+            dfs = {t: float(df[t]) for t in feats.counts if t in df}
+            docs = self._docs
+        vec = vectorise(feats, dfs, docs, language, self._s.centroid_terms)
         headline = (title or "").strip() or "(untitled)"
         for _ in range(_MAX_ATTEMPTS):
             outcome = self._attempt(article_id, vec, feats, headline, language, when, dated, weekday)
@@ -323,31 +324,31 @@ class ThreadState:
         while len(self._cache) > _CACHE_CLUSTERS:
             self._cache.popitem(last=False)
 
-    def _queue_counts(self, pipe: redis.client.Pipeline, force: bool = False) -> None:
-        """Queue the pending document-frequency counts, once ``_DF_BATCH`` articles are pending
-        (or ``force``): learnt after each article's decision (an article does not vote for
-        itself) and sent with a later round trip, one HINCRBY per distinct feature."""
-        with self._pending_lock:
-            if not self._pending or (not force and self._pending_articles < _DF_BATCH):
+    def _count(self, feats: Features) -> None:
+        """Count a committed article's features in the document frequencies (after its decision:
+        an article does not vote for itself)."""
+        with self._df_lock:
+            self._df.update(feats.counts.keys())
+            self._docs += 1
+            if len(self._df) > _DF_TERMS:
+                self._df = Counter({t: n // 2 for t, n in self._df.items() if n >= 2})
+                self._docs /= 2
+            self._since_trim += 1
+
+    def _queue_trim(self, pipe: redis.client.Pipeline, force: bool = False) -> None:
+        """Queue the "all" sets' trim once ``_ALL_TRIM_EVERY`` articles were committed since
+        the last one (or ``force``), in a round trip made anyway."""
+        with self._df_lock:
+            if not self._since_trim or (not force and self._since_trim < _ALL_TRIM_EVERY):
                 return
-            pending, articles = self._pending, self._pending_articles
-            self._pending, self._pending_articles = Counter(), 0
-            self._since_trim += articles
-            trim = self._since_trim >= _ALL_TRIM_EVERY
-            if trim:
-                self._since_trim = 0
-        # plain commands, not a script: inside Lua each call costs a few µs more of Redis's time
-        for t, n in pending.items():
-            pipe.hincrby(self._k.df, t, n)
-        pipe.incrby(self._k.df_total, articles)
-        if trim:
-            for level in ("story", "thread"):
-                pipe.zremrangebyrank(self._k.cluster_all(level), 0, -(_ALL_KEEP + 1))
+            self._since_trim = 0
+        for level in ("story", "thread"):
+            pipe.zremrangebyrank(self._k.cluster_all(level), 0, -(_ALL_KEEP + 1))
 
     def flush(self) -> None:
-        """Send the counts still pending (a process about to stop; tests)."""
+        """Send a trim still due (a process about to stop; tests)."""
         pipe = self._r.pipeline(transaction=False)
-        self._queue_counts(pipe, force=True)
+        self._queue_trim(pipe, force=True)
         pipe.execute()
 
     def _attempt(
@@ -425,9 +426,7 @@ class ThreadState:
             return None
         if reply[0] == b"recorded":
             return self._recorded(reply[1])
-        with self._pending_lock:
-            self._pending.update(feats.counts.keys())
-            self._pending_articles += 1
+        self._count(feats)
         for level, part in (("story", story), ("thread", thread)):
             self._remember(level, part.cid, int(part.expected or 0) + 1, part.centroid)
         return Assignment(story.info, thread.info)
