@@ -7,8 +7,11 @@ different-event shares per language, pairs rated 1 and 4, languages with >= 20 p
     .venv/bin/python bench/threads_sweep.py --prior-docs 500,2000 --set idf=prior
     .venv/bin/python bench/threads_sweep.py --set idf=online --set idf=prior   # each --set a run
 
-``--set`` takes NAME=VALUE[,NAME=VALUE...] per run; ``--prior-docs`` multiplies the runs by the
-wordfreq prior's pseudo-document count (worker/threads/cluster.py ``_PRIOR_DOCS``).
+``--set`` takes NAME=VALUE[,NAME=VALUE...] per run: ThreadSettings fields, or constants of
+worker/threads/state.py or cluster.py (``--set _INDEX_TERMS=10``, ``--set DECOMPOUND=de|nl``;
+a set of values is written with "|");
+``--prior-docs`` multiplies the runs by the wordfreq prior's pseudo-document count
+(worker/threads/cluster.py ``_PRIOR_DOCS``).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import worker.threads.cluster as cluster  # noqa: E402
+import worker.threads.state as state_module  # noqa: E402
 from bench.threads import (  # noqa: E402
     Article, _clean, _client, _pair_article, bcubed, load, load_pairs, multi_day, storyline, undated,
 )
@@ -82,6 +86,10 @@ def main() -> None:
         for docs in (int(d) for d in args.prior_docs.split(",")):
             cluster._PRIOR_DOCS = docs
             fields = dict(s.split("=", 1) for s in run.split(",") if s)
+            for name in [f for f in fields if f.startswith("_") or f.isupper()]:
+                module = state_module if hasattr(state_module, name) else cluster
+                old, value = getattr(module, name), fields.pop(name)
+                setattr(module, name, frozenset(value.split("|")) - {""} if isinstance(old, frozenset) else type(old)(value))
             settings = ThreadSettings(**fields)
             f1s = []
             for articles in sets.values():

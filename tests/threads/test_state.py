@@ -154,3 +154,28 @@ def test_the_listing_sets_keep_only_the_newest_clusters(client, keys, monkeypatc
     newest = [g.story.cluster_id for g in got][-1:]
     listed = [c.decode() for c in client.zrange(keys.cluster_all("story"), 0, -1)]
     assert newest[0] in listed
+
+
+def test_document_frequencies_are_learnt_in_the_process_and_bounded(client, keys, monkeypatch):
+    """IDF learns from the articles a process committed, with no Redis traffic, and the counts
+    stay bounded: past the cap each is halved and the rare ones dropped."""
+    import worker.threads.state as state_module
+    from worker.threads.cluster import features, stem, vectorise
+
+    state = ThreadState(client, keys, ThreadSettings())
+    now = time.time()
+    title, text = UNRELATED[2]
+    first = vectorise(features(title, text, "en"), state._df, state._docs, "en", 60)
+    for i in range(5):
+        state.assign(f"b{i}", f"{title} {i}", text, "en", now + i)
+    later = vectorise(features(title, text, "en"), state._df, state._docs, "en", 60)
+    sourdough = stem("sourdough", "en")
+    assert state._df[sourdough] == 5 and state._docs == 5
+    # a word every article so far had weighs less against the rest than it did at first
+    assert later[sourdough] / later[stem("fermentation", "en")] <= first[sourdough] / first[stem("fermentation", "en")]
+    assert not client.exists(f"{keys.prefix}:th:df")
+    monkeypatch.setattr(state_module, "_DF_TERMS", 40)
+    for i, (t, b) in enumerate(UNRELATED[:2]):
+        state.assign(f"u{i}", t, b, "en", now + 10 + i)
+    assert len(state._df) <= 40 + 40 and state._docs < 7
+    assert state._df[sourdough] >= 1  # what every article had survives the halvings
