@@ -486,9 +486,13 @@ def _ngrams(toks: list[Token]) -> Iterable[str]:
             yield " ".join(words[i : i + n])
 
 
+#: pseudo-documents every feature is counted in (add-k smoothing of the document frequency)
+SMOOTH_DOCS = 1.0
+
+
 def idf(surface: str, df: float, n_docs: float, language: str) -> float:
     """Smoothed IDF over the online counts plus the prior pseudo-documents."""
-    return math.log((n_docs + _PRIOR_DOCS + 1.0) / (df + _PRIOR_DOCS * prior_df(surface, language) + 1.0))
+    return math.log((n_docs + _PRIOR_DOCS + SMOOTH_DOCS) / (df + _PRIOR_DOCS * prior_df(surface, language) + SMOOTH_DOCS))
 
 
 def vectorise(feats: Features, dfs: Mapping[str, float], n_docs: float, language: str | None, top_k: int) -> Vector:

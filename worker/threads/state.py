@@ -50,12 +50,17 @@ from worker.threads.watched import WatchedThread, load_watched
 _LUA = resources.files("worker.threads").joinpath("lua")
 _COMMIT_SCRIPT = _LUA.joinpath("commit.lua").read_text()
 
-#: features of an article used to look up candidate clusters in the inverted index
+#: features of an article used to look up candidate clusters in the inverted index (10 lost
+#: 0.001 BCubed F1 on each AllSides set, bench/threads_sweep.py)
 _LOOKUP_TERMS = 12
-#: clusters taken per feature from the inverted index (most recently active first)
-_PER_TERM = 20
-#: features of a cluster under which it is indexed
-_INDEX_TERMS = 15
+#: clusters taken per feature from the inverted index (most recently active first); 20 and 10
+#: gave the same stories on every set of bench/threads_sweep.py
+_PER_TERM = 10
+#: features of a cluster under which it is indexed: each is a ZADD, an EXPIRE and a term-version
+#: HINCRBY in the commit script for a new cluster. 15 and 10 gave the same stories on every set
+#: of bench/threads_sweep.py (AllSides dated, multi-day, undated, SemEval by language); 8 lost
+#: 0.003 on AllSides dated
+_INDEX_TERMS = 10
 #: clusters kept per feature in the inverted index (most recently active); older ones drop out,
 #: so a busy feature ("biden") costs the same lookup and memory after a year as after a week
 _INDEX_KEEP = 200
