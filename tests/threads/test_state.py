@@ -179,3 +179,25 @@ def test_document_frequencies_are_learnt_in_the_process_and_bounded(client, keys
         state.assign(f"u{i}", t, b, "en", now + 10 + i)
     assert len(state._df) <= 40 + 40 and state._docs < 7
     assert state._df[sourdough] >= 1  # what every article had survives the halvings
+
+
+def test_a_new_process_starts_from_the_latest_document_frequency_snapshot(client, keys, monkeypatch):
+    """A pool process recycled after its task quota must not start cold: it loads the counts
+    an earlier process left in Redis, and only once."""
+    import worker.threads.state as state_module
+
+    monkeypatch.setattr(state_module, "_DF_SNAPSHOT_EVERY", 2)
+    first = ThreadState(client, keys, ThreadSettings())
+    now = time.time()
+    for i, (t, b) in enumerate(UNRELATED):
+        first.assign(f"u{i}", t, b, "en", now + i)
+    first.flush()
+    assert client.exists(keys.df_snapshot)
+    second = ThreadState(client, keys, ThreadSettings())
+    second.assign("s0", _seeds()[0].title, _seeds()[0].text, "en", now + 10)
+    assert second._docs == first._docs + 1
+    assert all(second._df[t] >= n for t, n in first._df.items())
+    client.set(keys.df_snapshot, b"not a snapshot")
+    third = ThreadState(client, keys, ThreadSettings())
+    third.assign("s1", _seeds()[1].title, _seeds()[1].text, "en", now + 11)
+    assert third._docs == 1  # unreadable: from the prior, no error

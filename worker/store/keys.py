@@ -103,6 +103,12 @@ class Keys:
         return f"{self.dedup_slice(slice_no)}:r:{chunk}"
 
     # -- threads -------------------------------------------------------------------------
+    @property
+    def df_snapshot(self) -> str:
+        """String: the latest snapshot of a thread-stage process's document frequencies
+        (zlib-compressed JSON), which a new process starts from."""
+        return f"{self.prefix}:th:dfs"
+
     def cluster(self, level: str, cluster_id: str) -> str:
         """Hash of one story or thread: centroid terms, label, size, first/last seen."""
         return f"{self.prefix}:th:{level}:{cluster_id}"

@@ -30,6 +30,7 @@ import json
 import threading
 import time
 import uuid
+import zlib
 from collections import OrderedDict
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -72,6 +73,10 @@ _INDEX_EVERY = 8
 #: halved and those below one dropped (the older half of the evidence fades, as news moves on).
 #: ~100 bytes each: ~20 MB a process at most
 _DF_TERMS = 200_000
+#: articles a process counts between two snapshots of its document frequencies in Redis (one SET
+#: of ~0.3 MB of compressed JSON); its commonest ``_DF_SNAPSHOT_TERMS`` features are kept
+_DF_SNAPSHOT_EVERY = 500
+_DF_SNAPSHOT_TERMS = 50_000
 #: the newest clusters each level's "all" sorted set keeps (it serves only `storyline threads`,
 #: which lists the newest few hundred): cluster hashes expire, but their ids stayed in that set
 #: forever, some 30 MB a day at a few million articles a day. Trimmed by each process once every
@@ -201,10 +206,13 @@ class ThreadState:
         #: per process and not one hash in Redis: counting them there was ~70 HINCRBY and a
         #: 70-field HMGET per article, a third of Redis's time per assignment, while the
         #: articles a worker gets are a random share of the stream, whose document frequencies
-        #: estimate the stream's as well (one process: the very same counts). A process that
-        #: starts anew starts from the wordfreq prior, as a new deployment does.
+        #: estimate the stream's as well (one process: the very same counts). A process starts
+        #: from the latest snapshot any process wrote (``_DF_SNAPSHOT_EVERY``), so that a pool
+        #: process recycled after ``worker_max_tasks_per_child`` does not start cold.
         self._df: Counter[str] = Counter()
         self._docs = 0.0
+        self._df_loaded = False
+        self._since_snapshot = 0
         self._since_trim = 0  # articles committed since the "all" sets were last trimmed
         self._df_lock = threading.Lock()  # a Celery thread pool shares one ThreadState
         #: (level, cluster id) -> (version, centroid), most recently used last
@@ -237,8 +245,15 @@ class ThreadState:
             when = event_time(when, weekday)  # "on Wednesday" in a Friday report
         pipe = self._r.pipeline(transaction=False)
         self._queue_trim(pipe)
+        self._queue_snapshot(pipe)
+        load = not self._df_loaded
+        if load:
+            pipe.get(self._k.df_snapshot)
         pipe.get(self._k.assignment(article_id))
-        done = self._recorded(pipe.execute()[-1])
+        replies = pipe.execute()
+        if load:
+            self._load_snapshot(replies[-2])
+        done = self._recorded(replies[-1])
         if done:
             return done
         with self._df_lock:
@@ -339,6 +354,32 @@ class ThreadState:
                 self._df = Counter({t: n // 2 for t, n in self._df.items() if n >= 2})
                 self._docs /= 2
             self._since_trim += 1
+            self._since_snapshot += 1
+
+    def _queue_snapshot(self, pipe: redis.client.Pipeline, force: bool = False) -> None:
+        """Queue a snapshot of the document frequencies (the ``_DF_SNAPSHOT_TERMS`` commonest
+        features) once ``_DF_SNAPSHOT_EVERY`` articles were counted since the last one."""
+        with self._df_lock:
+            if not self._since_snapshot or (not force and self._since_snapshot < _DF_SNAPSHOT_EVERY):
+                return
+            self._since_snapshot = 0
+            top, docs = self._df.most_common(_DF_SNAPSHOT_TERMS), self._docs
+        blob = zlib.compress(json.dumps({"docs": docs, "df": dict(top)}, separators=(",", ":"), ensure_ascii=False).encode())
+        pipe.set(self._k.df_snapshot, blob, ex=self._s.ttl_seconds)
+
+    def _load_snapshot(self, blob: bytes | None) -> None:
+        """Start from a snapshot another process (or this one's predecessor) wrote."""
+        with self._df_lock:
+            if self._df_loaded:
+                return
+            self._df_loaded = True
+            if not blob or self._docs:
+                return
+            try:
+                data = json.loads(zlib.decompress(blob))
+                self._df, self._docs = Counter(data["df"]), float(data["docs"])
+            except (zlib.error, ValueError, KeyError, TypeError):
+                return  # an unreadable snapshot: start from the prior, as a new deployment does
 
     def _queue_trim(self, pipe: redis.client.Pipeline, force: bool = False) -> None:
         """Queue the "all" sets' trim once ``_ALL_TRIM_EVERY`` articles were committed since
@@ -351,9 +392,10 @@ class ThreadState:
             pipe.zremrangebyrank(self._k.cluster_all(level), 0, -(_ALL_KEEP + 1))
 
     def flush(self) -> None:
-        """Send a trim still due (a process about to stop; tests)."""
+        """Send a trim and a snapshot still due (a process about to stop; tests)."""
         pipe = self._r.pipeline(transaction=False)
         self._queue_trim(pipe, force=True)
+        self._queue_snapshot(pipe, force=True)
         pipe.execute()
 
     def _attempt(
