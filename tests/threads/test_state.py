@@ -156,48 +156,23 @@ def test_the_listing_sets_keep_only_the_newest_clusters(client, keys, monkeypatc
     assert newest[0] in listed
 
 
-def test_document_frequencies_are_learnt_in_the_process_and_bounded(client, keys, monkeypatch):
-    """IDF learns from the articles a process committed, with no Redis traffic, and the counts
-    stay bounded: past the cap each is halved and the rare ones dropped."""
+def test_document_frequencies_are_sent_in_batches_and_a_process_reads_its_own_unsent_ones(client, keys, monkeypatch):
+    """Counts go to Redis once every ``_DF_BATCH`` articles; until then the process that holds
+    them adds them to what it reads, so its decisions are those of a batch of one."""
     import worker.threads.state as state_module
-    from worker.threads.cluster import features, stem, vectorise
 
+    monkeypatch.setattr(state_module, "_DF_BATCH", 3)
     state = ThreadState(client, keys, ThreadSettings())
     now = time.time()
     title, text = UNRELATED[2]
-    first = vectorise(features(title, text, "en"), state._df, state._docs, "en", 60)
-    for i in range(5):
+    for i in range(2):
         state.assign(f"b{i}", f"{title} {i}", text, "en", now + i)
-    later = vectorise(features(title, text, "en"), state._df, state._docs, "en", 60)
-    sourdough = stem("sourdough", "en")
-    assert state._df[sourdough] == 5 and state._docs == 5
-    # a word every article so far had weighs less against the rest than it did at first
-    assert later[sourdough] / later[stem("fermentation", "en")] <= first[sourdough] / first[stem("fermentation", "en")]
-    assert not client.exists(f"{keys.prefix}:th:df")
-    monkeypatch.setattr(state_module, "_DF_TERMS", 40)
-    for i, (t, b) in enumerate(UNRELATED[:2]):
-        state.assign(f"u{i}", t, b, "en", now + 10 + i)
-    assert len(state._df) <= 40 + 40 and state._docs < 7
-    assert state._df[sourdough] >= 1  # what every article had survives the halvings
-
-
-def test_a_new_process_starts_from_the_latest_document_frequency_snapshot(client, keys, monkeypatch):
-    """A pool process recycled after its task quota must not start cold: it loads the counts
-    an earlier process left in Redis, and only once."""
-    import worker.threads.state as state_module
-
-    monkeypatch.setattr(state_module, "_DF_SNAPSHOT_EVERY", 2)
-    first = ThreadState(client, keys, ThreadSettings())
-    now = time.time()
-    for i, (t, b) in enumerate(UNRELATED):
-        first.assign(f"u{i}", t, b, "en", now + i)
-    first.flush()
-    assert client.exists(keys.df_snapshot)
-    second = ThreadState(client, keys, ThreadSettings())
-    second.assign("s0", _seeds()[0].title, _seeds()[0].text, "en", now + 10)
-    assert second._docs == first._docs + 1
-    assert all(second._df[t] >= n for t, n in first._df.items())
-    client.set(keys.df_snapshot, b"not a snapshot")
-    third = ThreadState(client, keys, ThreadSettings())
-    third.assign("s1", _seeds()[1].title, _seeds()[1].text, "en", now + 11)
-    assert third._docs == 1  # unreadable: from the prior, no error
+    assert not client.exists(keys.df)  # two articles pending, none sent
+    pipe = client.pipeline(transaction=False)
+    pending, docs = state._queue_counts(pipe, ["sourdough", "nothing"])
+    assert pending == {"sourdough": 2} and docs == 2 and not pipe.command_stack
+    state.assign("b2", f"{title} 2", text, "en", now + 2)
+    state.assign("b3", f"{title} 3", text, "en", now + 3)  # the batch of 3 goes with this one
+    assert int(client.hget(keys.df, "sourdough")) == 3 and int(client.get(keys.df_total)) == 3
+    state.flush()
+    assert int(client.hget(keys.df, "sourdough")) == 4 and int(client.get(keys.df_total)) == 4

@@ -104,10 +104,13 @@ class Keys:
 
     # -- threads -------------------------------------------------------------------------
     @property
-    def df_snapshot(self) -> str:
-        """String: the latest snapshot of a thread-stage process's document frequencies
-        (zlib-compressed JSON), which a new process starts from."""
-        return f"{self.prefix}:th:dfs"
+    def df(self) -> str:
+        """Hash term -> document frequency, learned online."""
+        return f"{self.prefix}:th:df"
+
+    @property
+    def df_total(self) -> str:
+        return f"{self.prefix}:th:n"
 
     def cluster(self, level: str, cluster_id: str) -> str:
         """Hash of one story or thread: centroid terms, label, size, first/last seen."""
