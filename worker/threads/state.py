@@ -68,13 +68,18 @@ _INDEX_KEEP = 200
 #: clusters more than kept, beyond the ``_PER_TERM`` most recent that a lookup reads
 _INDEX_EVERY = 8
 #: articles whose document-frequency counts a process adds up before sending them, one HINCRBY
-#: per distinct feature of the batch (AllSides, which arrives story by story: 68 HINCRBY an
+#: per distinct feature of the batch (AllSides, which arrives story by story: ~54 HINCRBY an
 #: article at 1, ~31 at 32). The process reads its own unsent counts on top of Redis's
 #: (``_pending``), so one process decides exactly as with a batch of 1; other processes see a
 #: process's counts up to this many articles late. (Counting in each process alone, with no
 #: Redis at all, lost 0.01 BCubed F1 in a 2-process replay of AllSides undated: 0.767 -> 0.757.
 #: A batch without that overlay changed a seed decision: 003 joined 000's story.)
 _DF_BATCH = 32
+#: but never more articles than this share of the stream's count (Redis's, as last read): while
+#: a stream is young each document moves IDF a lot, and other processes must see it at once
+#: (the seeds replayed by two processes made 3 stories instead of 4 with a batch of 32 from the
+#: first article); from 1,024 articles on, a batch of 32 is under 3% of what IDF counts
+_DF_BATCH_SHARE = 1 / 32
 #: the newest clusters each level's "all" sorted set keeps (it serves only `storyline threads`,
 #: which lists the newest few hundred): cluster hashes expire, but their ids stayed in that set
 #: forever, some 30 MB a day at a few million articles a day. Trimmed by each process once every
@@ -204,6 +209,7 @@ class ThreadState:
         #: and those articles' number
         self._pending: Counter[str] = Counter()
         self._pending_docs = 0
+        self._stream_docs = 0.0  # the stream's document count, as last read from Redis
         self._since_trim = 0  # articles committed since the "all" sets were last trimmed
         self._df_lock = threading.Lock()  # a Celery thread pool shares one ThreadState
         #: (level, cluster id) -> (version, centroid), most recently used last
@@ -249,7 +255,8 @@ class ThreadState:
         if done:
             return done
         dfs = {t: float(v or 0) + pending.get(t, 0) for t, v in zip(terms, replies[2] if terms else [])}
-        docs = float(replies[1] or 0) + pending_docs
+        self._stream_docs = float(replies[1] or 0)
+        docs = self._stream_docs + pending_docs
         vec = vectorise(feats, dfs, docs, language, self._s.centroid_terms)
         headline = (title or "").strip() or "(untitled)"
         for _ in range(_MAX_ATTEMPTS):
@@ -350,7 +357,8 @@ class ThreadState:
         after that, and the articles pending, which the caller adds to what it reads from Redis
         in the same round trip."""
         with self._df_lock:
-            if not self._pending_docs or (not force and self._pending_docs < _DF_BATCH):
+            batch = min(_DF_BATCH, max(1, int(self._stream_docs * _DF_BATCH_SHARE)))
+            if not self._pending_docs or (not force and self._pending_docs < batch):
                 pending_now = self._pending
                 return {t: pending_now[t] for t in terms if t in pending_now}, self._pending_docs
             pending, docs = self._pending, self._pending_docs
