@@ -6,6 +6,7 @@ inside scripts included, the scripts' calls not), KB sent and received, and INFO
 
     .venv/bin/python bench/threads_breakdown.py 300 500           # the README's window
     .venv/bin/python bench/threads_breakdown.py 0 1479 undated    # all of AllSides, undated
+    .venv/bin/python bench/threads_breakdown.py 0 1479 dated idf=online   # ThreadSettings fields after the mode
 """
 import os
 import sys
@@ -22,6 +23,7 @@ from worker.threads.state import ThreadState
 
 n0, n1 = int(sys.argv[1]), int(sys.argv[2])
 mode = sys.argv[3] if len(sys.argv) > 3 else "dated"
+settings = ThreadSettings(**dict(a.split("=", 1) for a in sys.argv[4:]))
 arts = load()
 if mode == "undated":
     arts = undated(arts)
@@ -29,7 +31,7 @@ tmp = tempfile.TemporaryDirectory()
 proc, url = start_private_redis(tmp.name)
 try:
     c = redis.Redis.from_url(url)
-    st = ThreadState(c, Keys("p"), ThreadSettings())
+    st = ThreadState(c, Keys("p"), settings)
     for a in arts[:n0]:
         st.assign(a.article_id, a.title, a.text, a.language, a.when, dated=a.dated)
     st.flush()

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 from worker.threads.cluster import (
-    Cluster, best_watched, choose, cluster_time, cosine, decay, definition_vector, entities, features,
-    key_terms, mentions, merge, thread_label, tokens, vectorise,
+    Cluster, best_watched, choose, cluster_time, compound_parts, cosine, decay, definition_vector, entities,
+    features, key_terms, mentions, merge, stem, thread_label, tokens, vectorise,
 )
 
 
@@ -144,3 +144,14 @@ def test_a_dated_story_days_old_joins_on_what_text_alone_would_join():
     assert choose(v, [c], three_days, 0.5, 24).cluster_id is None  # decayed to 1/8
     assert choose(v, [c], three_days, 0.5, 24, undated_threshold=0.6, text_window_hours=96).cluster_id == "c1"
     assert choose(v, [c], 3 * three_days, 0.5, 24, undated_threshold=0.6, text_window_hours=96).cluster_id is None
+
+
+def test_german_compounds_count_as_their_parts_too():
+    assert compound_parts("bundesregierung", "de") == ("bund", "regierung")
+    assert compound_parts("wirtschaftsminister", "de") == ("wirtschaft", "minister")
+    assert compound_parts("regierung", "de") == ()  # no split beats a common word
+    a = features("Die Regierung stürzt", "Die Regierung verlor am Dienstag die Abstimmung.", "de")
+    b = features("Bundesregierung gestürzt", "Die Bundesregierung verlor die Vertrauensfrage.", "de")
+    assert stem("regierung", "de") in a.counts and stem("regierung", "de") in b.counts
+    english = features("Shutdown continues", "The governmentshutdown continues.", "en")
+    assert stem("government", "en") not in english.counts  # English is not split

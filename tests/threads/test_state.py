@@ -154,3 +154,38 @@ def test_the_listing_sets_keep_only_the_newest_clusters(client, keys, monkeypatc
     newest = [g.story.cluster_id for g in got][-1:]
     listed = [c.decode() for c in client.zrange(keys.cluster_all("story"), 0, -1)]
     assert newest[0] in listed
+
+
+def test_document_frequencies_are_sent_in_batches_and_a_process_reads_its_own_unsent_ones(client, keys, monkeypatch):
+    """Counts go to Redis once every ``_DF_BATCH`` articles; until then the process that holds
+    them adds them to what it reads, so its decisions are those of a batch of one."""
+    import worker.threads.state as state_module
+
+    monkeypatch.setattr(state_module, "_DF_BATCH", 3)
+    monkeypatch.setattr(state_module, "_DF_BATCH_SHARE", 1.0)  # a young stream: 1 at first
+    state = ThreadState(client, keys, ThreadSettings())
+    client.set(keys.df_total, 100)  # an older stream: batches of _DF_BATCH
+    now = time.time()
+    title, text = UNRELATED[2]
+    for i in range(2):
+        state.assign(f"b{i}", f"{title} {i}", text, "en", now + i)
+    assert not client.exists(keys.df)  # two articles pending, none sent
+    pipe = client.pipeline(transaction=False)
+    pending, docs = state._queue_counts(pipe, ["sourdough", "nothing"])
+    assert pending == {"sourdough": 2} and docs == 2 and not pipe.command_stack
+    state.assign("b2", f"{title} 2", text, "en", now + 2)
+    state.assign("b3", f"{title} 3", text, "en", now + 3)  # the batch of 3 goes with this one
+    assert int(client.hget(keys.df, "sourdough")) == 3 and int(client.get(keys.df_total)) == 103
+    state.flush()
+    assert int(client.hget(keys.df, "sourdough")) == 4 and int(client.get(keys.df_total)) == 104
+
+
+def test_a_young_stream_sends_each_articles_counts_at_once(client, keys):
+    """While the stream has few documents each one moves IDF a lot: counts are not held back,
+    so that other processes see them (the seeds replayed by two processes)."""
+    state = ThreadState(client, keys, ThreadSettings())
+    now = time.time()
+    for i, (t, b) in enumerate(UNRELATED):
+        state.assign(f"u{i}", t, b, "en", now + i)
+    # each article's counts went with the next one's first round trip
+    assert int(client.get(keys.df_total)) == len(UNRELATED) - 1

@@ -10,7 +10,7 @@ from typing import Any
 
 import structlog
 from celery import Celery, current_app
-from celery.signals import worker_init, worker_process_init
+from celery.signals import worker_init, worker_process_init, worker_process_shutdown
 
 from worker.ops import metrics
 from worker.ops.logs import configure_logging
@@ -91,3 +91,16 @@ def _init_process(**_: Any) -> None:
     app._storyline_pipeline = None
     app._storyline_sources = None
     get_pipeline(app)
+
+
+@worker_process_shutdown.connect
+def _stop_process(**_: Any) -> None:
+    """Send what a stopping pool process holds back (a recycled one too): its document-frequency
+    counts not yet in Redis, up to a batch of articles (worker/threads/state.py ``_DF_BATCH``)."""
+    pipeline: Pipeline | None = getattr(current_app._get_current_object(), "_storyline_pipeline", None)
+    if pipeline is None:
+        return
+    try:
+        pipeline.threads.flush()
+    except Exception as exc:  # best effort: the counts of a few dozen articles, never an input
+        log.warning("thread_counts_flush_failed", error=str(exc), error_type=type(exc).__name__)

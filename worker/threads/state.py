@@ -49,12 +49,17 @@ from worker.threads.watched import WatchedThread, load_watched
 _LUA = resources.files("worker.threads").joinpath("lua")
 _COMMIT_SCRIPT = _LUA.joinpath("commit.lua").read_text()
 
-#: features of an article used to look up candidate clusters in the inverted index
+#: features of an article used to look up candidate clusters in the inverted index (10 lost
+#: 0.001 BCubed F1 on each AllSides set, bench/threads_sweep.py)
 _LOOKUP_TERMS = 12
-#: clusters taken per feature from the inverted index (most recently active first)
-_PER_TERM = 20
-#: features of a cluster under which it is indexed
-_INDEX_TERMS = 15
+#: clusters taken per feature from the inverted index (most recently active first); 20 and 10
+#: gave the same stories on every set of bench/threads_sweep.py
+_PER_TERM = 10
+#: features of a cluster under which it is indexed: each is a ZADD, an EXPIRE and a term-version
+#: HINCRBY in the commit script for a new cluster. 15 and 10 gave the same stories on every set
+#: of bench/threads_sweep.py (AllSides dated, multi-day, undated, SemEval by language); 8 lost
+#: 0.003 on AllSides dated
+_INDEX_TERMS = 10
 #: clusters kept per feature in the inverted index (most recently active); older ones drop out,
 #: so a busy feature ("biden") costs the same lookup and memory after a year as after a week
 _INDEX_KEEP = 200
@@ -63,16 +68,22 @@ _INDEX_KEEP = 200
 #: clusters more than kept, beyond the ``_PER_TERM`` most recent that a lookup reads
 _INDEX_EVERY = 8
 #: articles whose document-frequency counts a process adds up before sending them, one HINCRBY
-#: per distinct feature of the batch. 32 took AllSides from 69 to 31 HINCRBY per article (it
-#: arrives story by story), but the counts then reach IDF up to 32 articles late, and that
-#: changed a decision: seed 003 joined 000's story in the seeds' undated replay
-#: (tests/threads/test_replay_seeds.py), whose margin is 0.006 of cosine. Kept at 1, the
-#: previous behaviour (each article's counts go with the next round trip)
-_DF_BATCH = 1
+#: per distinct feature of the batch (AllSides, which arrives story by story: ~54 HINCRBY an
+#: article at 1, ~31 at 32). The process reads its own unsent counts on top of Redis's
+#: (``_pending``), so one process decides exactly as with a batch of 1; other processes see a
+#: process's counts up to this many articles late. (Counting in each process alone, with no
+#: Redis at all, lost 0.01 BCubed F1 in a 2-process replay of AllSides undated: 0.767 -> 0.757.
+#: A batch without that overlay changed a seed decision: 003 joined 000's story.)
+_DF_BATCH = 32
+#: but never more articles than this share of the stream's count (Redis's, as last read): while
+#: a stream is young each document moves IDF a lot, and other processes must see it at once
+#: (the seeds replayed by two processes made 3 stories instead of 4 with a batch of 32 from the
+#: first article); from 1,024 articles on, a batch of 32 is under 3% of what IDF counts
+_DF_BATCH_SHARE = 1 / 32
 #: the newest clusters each level's "all" sorted set keeps (it serves only `storyline threads`,
 #: which lists the newest few hundred): cluster hashes expire, but their ids stayed in that set
 #: forever, some 30 MB a day at a few million articles a day. Trimmed by each process once every
-#: ``_ALL_TRIM_EVERY`` articles it counts, one ZREMRANGEBYRANK a level in a round trip it makes anyway.
+#: ``_ALL_TRIM_EVERY`` articles it commits, one ZREMRANGEBYRANK a level in a round trip it makes anyway.
 _ALL_KEEP = 100_000
 _ALL_TRIM_EVERY = 256
 #: how long a cluster's scores in the index sets it stays in go unrefreshed, in seconds of its
@@ -194,11 +205,13 @@ class ThreadState:
         ]
         #: conflicts met by this process's commits (each one a decision taken again)
         self.conflicts = 0
-        #: committed articles' features not yet counted in Redis (see ``_DF_BATCH``, ``flush``)
+        #: committed articles' features not yet counted in Redis (see ``_DF_BATCH``, ``flush``),
+        #: and those articles' number
         self._pending: Counter[str] = Counter()
-        self._since_trim = 0  # articles counted since the "all" sets were last trimmed
-        self._pending_articles = 0
-        self._pending_lock = threading.Lock()  # a Celery thread pool shares one ThreadState
+        self._pending_docs = 0
+        self._stream_docs = 0.0  # the stream's document count, as last read from Redis
+        self._since_trim = 0  # articles committed since the "all" sets were last trimmed
+        self._df_lock = threading.Lock()  # a Celery thread pool shares one ThreadState
         #: (level, cluster id) -> (version, centroid), most recently used last
         self._cache: OrderedDict[tuple[str, str], tuple[int, Vector]] = OrderedDict()
 
@@ -229,7 +242,10 @@ class ThreadState:
             when = event_time(when, weekday)  # "on Wednesday" in a Friday report
         terms = list(feats.counts)
         pipe = self._r.pipeline(transaction=False)
-        self._queue_counts(pipe)
+        self._queue_trim(pipe)
+        # this process's counts not yet in Redis, added to what Redis has: taken with the
+        # batch's sending, so that a count is never in both or in neither
+        pending, pending_docs = self._queue_counts(pipe, terms)
         pipe.get(self._k.assignment(article_id))
         pipe.get(self._k.df_total)
         if terms:
@@ -238,8 +254,10 @@ class ThreadState:
         done = self._recorded(replies[0])
         if done:
             return done
-        dfs = {t: float(v) for t, v in zip(terms, replies[2] if terms else []) if v is not None}
-        vec = vectorise(feats, dfs, float(replies[1] or 0), language, self._s.centroid_terms)
+        dfs = {t: float(v or 0) + pending.get(t, 0) for t, v in zip(terms, replies[2] if terms else [])}
+        self._stream_docs = float(replies[1] or 0)
+        docs = self._stream_docs + pending_docs
+        vec = vectorise(feats, dfs, docs, language, self._s.centroid_terms)
         headline = (title or "").strip() or "(untitled)"
         for _ in range(_MAX_ATTEMPTS):
             outcome = self._attempt(article_id, vec, feats, headline, language, when, dated, weekday)
@@ -323,30 +341,48 @@ class ThreadState:
         while len(self._cache) > _CACHE_CLUSTERS:
             self._cache.popitem(last=False)
 
-    def _queue_counts(self, pipe: redis.client.Pipeline, force: bool = False) -> None:
-        """Queue the pending document-frequency counts, once ``_DF_BATCH`` articles are pending
-        (or ``force``): learnt after each article's decision (an article does not vote for
-        itself) and sent with a later round trip, one HINCRBY per distinct feature."""
-        with self._pending_lock:
-            if not self._pending or (not force and self._pending_articles < _DF_BATCH):
-                return
-            pending, articles = self._pending, self._pending_articles
-            self._pending, self._pending_articles = Counter(), 0
-            self._since_trim += articles
-            trim = self._since_trim >= _ALL_TRIM_EVERY
-            if trim:
-                self._since_trim = 0
+    def _count(self, feats: Features) -> None:
+        """Count a committed article's features (after its decision: an article does not vote
+        for itself); sent to Redis with a later round trip (``_queue_counts``)."""
+        with self._df_lock:
+            self._pending.update(feats.counts.keys())
+            self._pending_docs += 1
+            self._since_trim += 1
+
+    def _queue_counts(
+        self, pipe: redis.client.Pipeline, terms: Iterable[str] = (), force: bool = False,
+    ) -> tuple[dict[str, int], int]:
+        """Queue the pending document-frequency counts once ``_DF_BATCH`` articles are pending
+        (or ``force``), one HINCRBY per distinct feature; the counts of ``terms`` still pending
+        after that, and the articles pending, which the caller adds to what it reads from Redis
+        in the same round trip."""
+        with self._df_lock:
+            batch = min(_DF_BATCH, max(1, int(self._stream_docs * _DF_BATCH_SHARE)))
+            if not self._pending_docs or (not force and self._pending_docs < batch):
+                pending_now = self._pending
+                return {t: pending_now[t] for t in terms if t in pending_now}, self._pending_docs
+            pending, docs = self._pending, self._pending_docs
+            self._pending, self._pending_docs = Counter(), 0
         # plain commands, not a script: inside Lua each call costs a few µs more of Redis's time
         for t, n in pending.items():
             pipe.hincrby(self._k.df, t, n)
-        pipe.incrby(self._k.df_total, articles)
-        if trim:
-            for level in ("story", "thread"):
-                pipe.zremrangebyrank(self._k.cluster_all(level), 0, -(_ALL_KEEP + 1))
+        pipe.incrby(self._k.df_total, docs)
+        return {}, 0
+
+    def _queue_trim(self, pipe: redis.client.Pipeline, force: bool = False) -> None:
+        """Queue the "all" sets' trim once ``_ALL_TRIM_EVERY`` articles were committed since
+        the last one (or ``force``), in a round trip made anyway."""
+        with self._df_lock:
+            if not self._since_trim or (not force and self._since_trim < _ALL_TRIM_EVERY):
+                return
+            self._since_trim = 0
+        for level in ("story", "thread"):
+            pipe.zremrangebyrank(self._k.cluster_all(level), 0, -(_ALL_KEEP + 1))
 
     def flush(self) -> None:
-        """Send the counts still pending (a process about to stop; tests)."""
+        """Send the counts still pending and a trim still due (a process about to stop; tests)."""
         pipe = self._r.pipeline(transaction=False)
+        self._queue_trim(pipe, force=True)
         self._queue_counts(pipe, force=True)
         pipe.execute()
 
@@ -425,9 +461,7 @@ class ThreadState:
             return None
         if reply[0] == b"recorded":
             return self._recorded(reply[1])
-        with self._pending_lock:
-            self._pending.update(feats.counts.keys())
-            self._pending_articles += 1
+        self._count(feats)
         for level, part in (("story", story), ("thread", thread)):
             self._remember(level, part.cid, int(part.expected or 0) + 1, part.centroid)
         return Assignment(story.info, thread.info)
