@@ -15,6 +15,7 @@ import trafilatura.metadata
 from courlan import normalize_url
 from lxml.etree import ParserError
 from readability import Document
+from trafilatura.settings import Document as TrafilaturaDocument
 from trafilatura.settings import use_config
 
 from worker.extract.author import extract_author
@@ -131,7 +132,7 @@ def extract_html(
     a tree parsed beforehand makes it deep-copy that tree: more than a re-parse costs on the
     rare pages that need one).
     """
-    doc = trafilatura.bare_extraction(
+    extracted = trafilatura.bare_extraction(
         html,
         url=url,
         fast=True,
@@ -142,6 +143,7 @@ def extract_html(
         date_extraction_params={"extensive_search": False, "original_date": True},
         config=_CONFIG,
     )
+    doc = extracted if isinstance(extracted, TrafilaturaDocument) else None  # a dict only with as_dict=True
     text = "\n".join(p.strip() for p in ((doc.text if doc else None) or "").split("\n") if p.strip())
     body_source = "trafilatura"
     if second_opinion:

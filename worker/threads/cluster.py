@@ -185,7 +185,7 @@ class Token(NamedTuple):
 
 def tokens(text: str) -> list[Token]:
     """Word tokens with their case and whether they open a sentence (or a line)."""
-    out = []
+    out: list[Token] = []
     # split() with the token pattern as a group gives [gap, token, gap, token, ..., gap] in one
     # C call: the same matches as finditer(), without a match object and three slices per word
     parts = _TOKEN_SPLIT.split(text)
@@ -393,7 +393,8 @@ def compound_parts(word: str, language: str) -> tuple[str, ...]:
     their own, while wordfreq's lists, already loaded for the prior, cover every language here."""
     if len(word) < _COMPOUND_MIN:
         return ()
-    best, best_score = (), _freq(word, language)
+    best: tuple[str, str] | tuple[()] = ()
+    best_score = _freq(word, language)
     for i in range(_PART_MIN, len(word) - _PART_MIN + 1):
         head, f_head = word[i:], _freq(word[i:], language)
         if not f_head:
@@ -525,7 +526,7 @@ def cosine(a: Mapping[str, float], b: Mapping[str, float], norm_a: float | None 
     # map() instead of a generator expression: the same products summed in the same order
     # (the same float), at about half the cost
     dot = sum(map(mul, a.values(), map(b.get, a, repeat(0.0))))
-    return dot / (norm_a * norm_b)
+    return float(dot / (norm_a * norm_b))
 
 
 def decay(age_hours: float, half_life_hours: float, window_hours: float = 0.0) -> float:
@@ -533,7 +534,7 @@ def decay(age_hours: float, half_life_hours: float, window_hours: float = 0.0) -
     halving every ``half_life_hours``. The window is the span one event is reported over
     (outlets cover an event for 0-4 days); a pure exponential from the first hour split such
     events, and its fall beyond the window is what keeps two events of one kind apart."""
-    return 0.5 ** (max(0.0, age_hours - window_hours) / half_life_hours)
+    return float(0.5 ** (max(0.0, age_hours - window_hours) / half_life_hours))
 
 
 @dataclass(frozen=True)

@@ -145,7 +145,9 @@ class _Stored:
 def _decode(cid: str, raw: Mapping[bytes, bytes]) -> _Stored | None:
     if not raw or b"centroid" not in raw:
         return None
-    get = lambda k, d=b"": raw.get(k, d)  # noqa: E731
+    def get(k: bytes, d: bytes = b"") -> bytes:
+        return raw.get(k, d)
+
     return _Stored(
         cid, json.loads(raw[b"centroid"]), int(get(b"size", b"0")), float(get(b"first", b"0")),
         float(get(b"last", b"0")), float(get(b"when", get(b"last", b"0"))), get(b"label").decode(),
@@ -267,7 +269,7 @@ class ThreadState:
         # nothing was written: a retry of the task decides again
         raise TransientError(f"thread assignment: {_MAX_ATTEMPTS} conflicting commits in a row")
 
-    def _candidates(self, level: str, sets: list[str]) -> tuple[list[Cluster], list, dict[str, str | None]]:
+    def _candidates(self, level: str, sets: list[str]) -> tuple[list[Cluster], list[bytes | None], dict[str, str | None]]:
         """One level's candidate clusters (those still stored: an id outlives its hash by up to
         a TTL in the index), the term versions of the sets they were looked up in, and each
         candidate's story-level thread id.
@@ -396,7 +398,7 @@ class ThreadState:
         story_sets = [self._k.cluster_index("story", t) for t in lookup]
         thread_sets = [self._k.cluster_index("thread", t) for t in lookup]
         story_candidates, story_tv, story_threads = self._candidates("story", story_sets)
-        thread_tv: list = []
+        thread_tv: list[bytes | None] = []
         story_choice = choose(
             vec, story_candidates, when, s.story_threshold, s.story_half_life_hours,
             s.story_window_hours, dated, s.story_undated_threshold, weekday, s.undated_weekday_mismatch,
@@ -466,7 +468,7 @@ class ThreadState:
             self._remember(level, part.cid, int(part.expected or 0) + 1, part.centroid)
         return Assignment(story.info, thread.info)
 
-    def _commit_args(self, assignment: str, story: _Level, thread: _Level) -> tuple[list, list]:
+    def _commit_args(self, assignment: str, story: _Level, thread: _Level) -> tuple[list[str], list[object]]:
         """KEYS (after the assignment's) and ARGV of lua/commit.lua."""
         keys: list[str] = []
         args: list[object] = [assignment, self._s.ttl_seconds, _INDEX_KEEP, _INDEX_EVERY]
@@ -522,7 +524,7 @@ class ThreadState:
             "label": label, "label_vec": _dump(label_vec),
             "display": json.dumps(display, separators=(",", ":"), ensure_ascii=False),
             "shown": shown_label, "terms": json.dumps(terms, ensure_ascii=False), "indexed": json.dumps(new_index, ensure_ascii=False),
-            "dated": int(is_dated), "ixt": repr(last) if refresh else repr(old.indexed_at),
+            "dated": int(is_dated), "ixt": repr(old.indexed_at) if old is not None and not refresh else repr(last),
         }
         if thread:
             fields["thread"] = thread
@@ -573,7 +575,7 @@ class ThreadState:
         pipe = self._r.pipeline(transaction=False)
         for cid in ids:
             pipe.hmget(self._k.cluster(level, cid), "shown", "size", "first", "last", "terms")
-        rows = []
+        rows: list[Mapping[str, object]] = []
         for cid, (label, size, first, last, terms) in zip(ids, pipe.execute()):
             if label is None:
                 continue
