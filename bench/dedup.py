@@ -172,13 +172,20 @@ def pct(xs: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(q * len(s)))]
 
 
-def ab(client: redis.Redis, args: argparse.Namespace, rng: np.random.Generator) -> None:
+def ab(client: redis.Redis, args: argparse.Namespace, rng: np.random.Generator, private: bool) -> None:
     """Layouts A (the last release's: 8 bands, 9 slots with the URL; a synthetic signature's keys
     are two 16-bit values each, as that release's bands were) and B (this release's defaults)
     filled with the same articles on the same Redis; then new-article checks alternate A, B, A,
-    B, ... so that both see the same machine. Same script text otherwise."""
+    B, ... so that both see the same machine. Same script text otherwise.
+
+    Besides the client's checks/s and p99, on a private server it prints each layout's own time
+    on the server (SLOWLOG logs every command with its duration; a check's EVALSHA names its
+    script, so the alternating checks are told apart: the median, which the client's scheduling
+    does not touch) and Redis commands per check (INFO commandstats over 100 more checks of
+    each, untimed): figures the machine's load moves far less than checks/s."""
     print(f"{'articles':>9} {'A checks/s':>10} {'B checks/s':>10} {'B / A':>6} {'A p99 ms':>8} {'B p99 ms':>8} "
-          f"{'A B/art':>8} {'B B/art':>8}")
+          f"{'B / A':>6} {'A srv us':>8} {'B srv us':>8} {'B / A':>6} {'A cmds':>6} {'B cmds':>6} "
+          f"{'A B/art':>8} {'B B/art':>8} {'B / A':>6}")
     for n in [int(s) for s in args.sizes.split(",")]:
         t_end = int(time.time() * 1000)
         layouts = {"A": DedupSettings(expected_articles=n, bands=8, rows=1, lead_bands=0),
@@ -191,8 +198,13 @@ def ab(client: redis.Redis, args: argparse.Namespace, rng: np.random.Generator) 
             before = client.info("memory")["used_memory"]
             fill(client, idx[name], settings, n, t_end, np.random.default_rng(args.seed + n))
             mem[name] = (client.info("memory")["used_memory"] - before) / n
+        # each layout gets half the checks; see main() for why at most size / 10 of them
         checks = min(args.checks, n // 10)
-        values = random_signatures(rng, checks, 128)
+        values = random_signatures(rng, checks + 200, 128)
+        if private:  # log every command (with its duration), for the server time per layout
+            client.config_set("slowlog-max-len", str(checks + 100))
+            client.config_set("slowlog-log-slower-than", "0")
+            client.slowlog_reset()
         lat: dict[str, list[float]] = {"A": [], "B": []}
         for i in range(checks):
             name = "AB"[i % 2]
@@ -200,9 +212,31 @@ def ab(client: redis.Redis, args: argparse.Namespace, rng: np.random.Generator) 
             began = time.perf_counter()
             idx[name].check_and_insert(f"n{i:015x}", _hash(f"ab{i}"), sig, f"https://new.example/{i}", now_ms=t_end)
             lat[name].append((time.perf_counter() - began) * 1000)
+        server: dict[str, list[int]] = {"A": [], "B": []}
+        cmds: dict[str, float] = {"A": float("nan"), "B": float("nan")}
+        if private:
+            by_sha = {idx[k]._script.sha.encode(): k for k in "AB"}
+            for entry in client.slowlog_get(checks + 100):
+                words = entry["command"].split(b" ", 2)
+                if words[0].upper() == b"EVALSHA" and words[1] in by_sha:
+                    server[by_sha[words[1]]].append(int(entry["duration"]))
+            client.config_set("slowlog-log-slower-than", "10000")
+            client.slowlog_reset()
+            for k, name in enumerate("AB"):
+                client.config_resetstat()
+                for i in range(100):
+                    sig = Signature(values=values[checks + 100 * k + i].tobytes(), size=500)
+                    idx[name].check_and_insert(f"m{k}{i:014x}", _hash(f"ab-m{k}{i}"), sig,
+                                               f"https://more.example/{k}/{i}", now_ms=t_end)
+                stats = client.info("commandstats")
+                cmds[name] = sum(v["calls"] for c, v in stats.items()
+                                 if c.startswith("cmdstat_") and c not in ("cmdstat_info", "cmdstat_config|resetstat")) / 100
         ra, rb = (len(lat[k]) / (sum(lat[k]) / 1000) for k in "AB")
-        print(f"{n:>9,} {ra:>10,.0f} {rb:>10,.0f} {rb / ra:>6.2f} {pct(lat['A'], .99):>8.3f} {pct(lat['B'], .99):>8.3f} "
-              f"{mem['A']:>8,.0f} {mem['B']:>8,.0f}", flush=True)
+        pa, pb = (pct(lat[k], .99) for k in "AB")
+        sa, sb = (statistics.median(server[k]) if server[k] else float("nan") for k in "AB")
+        print(f"{n:>9,} {ra:>10,.0f} {rb:>10,.0f} {rb / ra:>6.2f} {pa:>8.3f} {pb:>8.3f} {pb / pa:>6.2f} "
+              f"{sa:>8.0f} {sb:>8.0f} {sb / sa:>6.2f} {cmds['A']:>6.1f} {cmds['B']:>6.1f} "
+              f"{mem['A']:>8,.0f} {mem['B']:>8,.0f} {mem['B'] / mem['A']:>6.2f}", flush=True)
         for prefix in prefixes:
             delete_prefix(client, f"{prefix}:*")
 
@@ -244,7 +278,7 @@ def main() -> None:
 
     if args.ab:
         try:
-            ab(client, args, rng)
+            ab(client, args, rng, private=proc is not None)
         finally:
             if proc:
                 proc.terminate()
