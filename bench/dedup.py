@@ -4,6 +4,7 @@ per indexed article, at 10k, 100k and 1M articles.
     .venv/bin/python bench/dedup.py                    # 10k, 100k, 1M (about 4 minutes)
     .venv/bin/python bench/dedup.py --sizes 10000      # quick look
     .venv/bin/python bench/dedup.py --recall           # and the recall on real copies (bench/dedup_recall.py)
+    .venv/bin/python bench/dedup.py --ab --rounds 3    # this release's layout against the last one's, interleaved
 
 By default it starts a private redis-server (the one on PATH, no persistence) on a free
 127.0.0.1 port, so that INFO used_memory deltas belong to this benchmark alone; ``--redis URL``
