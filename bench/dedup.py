@@ -239,8 +239,10 @@ def _ab_round(client: redis.Redis, args: argparse.Namespace, rng: np.random.Gene
     # each layout gets half the checks; see main() for why at most size / 10 of them
     checks = min(args.checks, n // 10)
     values = random_signatures(rng, checks + 200, 128)
+    # SLOWLOG also logs each command a script calls (a check makes ~25-35), so it keeps this many
+    log_len = 40 * checks + 100
     if private:  # log every command (with its duration), for the server time per layout
-        client.config_set("slowlog-max-len", str(checks + 100))
+        client.config_set("slowlog-max-len", str(log_len))
         client.config_set("slowlog-log-slower-than", "0")
         client.slowlog_reset()
     for name in "AB":
@@ -253,12 +255,13 @@ def _ab_round(client: redis.Redis, args: argparse.Namespace, rng: np.random.Gene
         out[f"lat_{name}"].append((time.perf_counter() - began) * 1000)
     if private:
         by_sha = {idx[k]._script.sha.encode(): k for k in "AB"}
-        for entry in client.slowlog_get(checks + 100):
+        for entry in client.slowlog_get(log_len):
             words = entry["command"].split(b" ", 2)
             if words[0].upper() == b"EVALSHA" and words[1] in by_sha:
                 out[f"srv_{by_sha[words[1]]}"].append(float(entry["duration"]))
         client.config_set("slowlog-log-slower-than", "10000")
         client.slowlog_reset()
+        assert len(out["srv_A"]) + len(out["srv_B"]) == checks, "SLOWLOG dropped checks"
         for k, name in enumerate("AB"):
             client.config_resetstat()
             for i in range(100):
