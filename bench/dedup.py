@@ -4,6 +4,7 @@ per indexed article, at 10k, 100k and 1M articles.
     .venv/bin/python bench/dedup.py                    # 10k, 100k, 1M (about 4 minutes)
     .venv/bin/python bench/dedup.py --sizes 10000      # quick look
     .venv/bin/python bench/dedup.py --recall           # and the recall on real copies (bench/dedup_recall.py)
+    .venv/bin/python bench/dedup.py --ab --rounds 3    # this release's layout against the last one's, interleaved
 
 By default it starts a private redis-server (the one on PATH, no persistence) on a free
 127.0.0.1 port, so that INFO used_memory deltas belong to this benchmark alone; ``--redis URL``
@@ -172,39 +173,107 @@ def pct(xs: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(q * len(s)))]
 
 
-def ab(client: redis.Redis, args: argparse.Namespace, rng: np.random.Generator) -> None:
+def ab(client: redis.Redis, args: argparse.Namespace, rng: np.random.Generator, private: bool) -> None:
     """Layouts A (the last release's: 8 bands, 9 slots with the URL; a synthetic signature's keys
     are two 16-bit values each, as that release's bands were) and B (this release's defaults)
     filled with the same articles on the same Redis; then new-article checks alternate A, B, A,
-    B, ... so that both see the same machine. Same script text otherwise."""
-    print(f"{'articles':>9} {'A checks/s':>10} {'B checks/s':>10} {'B / A':>6} {'A p99 ms':>8} {'B p99 ms':>8} "
-          f"{'A B/art':>8} {'B B/art':>8}")
+    B, ... so that both see the same machine. Same script text otherwise.
+
+    Besides the client's checks/s and p99, on a private server it prints each layout's own time
+    on the server (SLOWLOG logs every command with its duration; a check's EVALSHA names its
+    script, so the alternating checks are told apart: the median, which the client's scheduling
+    does not touch) and Redis commands per check, the EVALSHA included (INFO commandstats over
+    100 more checks of each, untimed): figures the machine's load moves far less than checks/s.
+    With ``--rounds`` each size is filled afresh and timed that many times, one line a round,
+    then a line over all rounds (latencies pooled) with the spread of the rounds' ratios."""
+    print(f"{'articles':>9} {'round':>5} {'A checks/s':>10} {'B checks/s':>10} {'B / A':>6} {'A p99 ms':>8} {'B p99 ms':>8} "
+          f"{'B / A':>6} {'A srv us':>8} {'B srv us':>8} {'B / A':>6} {'A cmds':>6} {'B cmds':>6} "
+          f"{'A B/art':>8} {'B B/art':>8} {'B / A':>6}")
     for n in [int(s) for s in args.sizes.split(",")]:
-        t_end = int(time.time() * 1000)
-        layouts = {"A": DedupSettings(expected_articles=n, bands=8, rows=1, lead_bands=0),
-                   "B": DedupSettings(expected_articles=n)}
-        idx, mem, prefixes = {}, {}, []
-        for name, settings in layouts.items():
-            prefix = f"bench-ab-{name}-{uuid.uuid4().hex[:8]}"
-            prefixes.append(prefix)
-            idx[name] = DedupIndex(client, Keys(prefix), settings)
-            before = client.info("memory")["used_memory"]
-            fill(client, idx[name], settings, n, t_end, np.random.default_rng(args.seed + n))
-            mem[name] = (client.info("memory")["used_memory"] - before) / n
-        checks = min(args.checks, n // 10)
-        values = random_signatures(rng, checks, 128)
-        lat: dict[str, list[float]] = {"A": [], "B": []}
-        for i in range(checks):
-            name = "AB"[i % 2]
-            sig = Signature(values=values[i].tobytes(), size=int(rng.integers(150, 1500)))
-            began = time.perf_counter()
-            idx[name].check_and_insert(f"n{i:015x}", _hash(f"ab{i}"), sig, f"https://new.example/{i}", now_ms=t_end)
-            lat[name].append((time.perf_counter() - began) * 1000)
-        ra, rb = (len(lat[k]) / (sum(lat[k]) / 1000) for k in "AB")
-        print(f"{n:>9,} {ra:>10,.0f} {rb:>10,.0f} {rb / ra:>6.2f} {pct(lat['A'], .99):>8.3f} {pct(lat['B'], .99):>8.3f} "
-              f"{mem['A']:>8,.0f} {mem['B']:>8,.0f}", flush=True)
-        for prefix in prefixes:
-            delete_prefix(client, f"{prefix}:*")
+        rounds = [_ab_round(client, args, rng, private, n) for _ in range(args.rounds)]
+        for r, got in enumerate(rounds, 1):
+            _ab_line(n, str(r), got)
+        if len(rounds) > 1:
+            pooled = {key: [x for got in rounds for x in got[key]] for key in rounds[0]}
+            _ab_line(n, "all", pooled)
+            spread = {
+                "checks/s": [_rate(g["lat_B"]) / _rate(g["lat_A"]) for g in rounds],
+                "p99": [pct(g["lat_B"], .99) / pct(g["lat_A"], .99) for g in rounds],
+                "server us": [statistics.median(g["srv_B"]) / statistics.median(g["srv_A"])
+                              if g["srv_A"] else float("nan") for g in rounds],
+            }
+            print(f"{'':>9} {'':>5} B / A of the rounds, min-median-max: "
+                  + ", ".join(f"{k} {min(v):.2f}-{statistics.median(v):.2f}-{max(v):.2f}" for k, v in spread.items()),
+                  flush=True)
+
+
+def _rate(lat: list[float]) -> float:
+    return len(lat) / (sum(lat) / 1000)
+
+
+def _ab_line(n: int, label: str, got: dict[str, list[float]]) -> None:
+    ra, rb = _rate(got["lat_A"]), _rate(got["lat_B"])
+    pa, pb = pct(got["lat_A"], .99), pct(got["lat_B"], .99)
+    sa, sb = (statistics.median(got[k]) if got[k] else float("nan") for k in ("srv_A", "srv_B"))
+    ca, cb = (statistics.mean(got[k]) for k in ("cmds_A", "cmds_B"))
+    ma, mb = (statistics.mean(got[k]) for k in ("mem_A", "mem_B"))
+    print(f"{n:>9,} {label:>5} {ra:>10,.0f} {rb:>10,.0f} {rb / ra:>6.2f} {pa:>8.3f} {pb:>8.3f} {pb / pa:>6.2f} "
+          f"{sa:>8.0f} {sb:>8.0f} {sb / sa:>6.2f} {ca:>6.1f} {cb:>6.1f} {ma:>8,.0f} {mb:>8,.0f} {mb / ma:>6.2f}", flush=True)
+
+
+def _ab_round(client: redis.Redis, args: argparse.Namespace, rng: np.random.Generator, private: bool,
+              n: int) -> dict[str, list[float]]:
+    """One fill of both layouts with ``n`` articles and the alternating checks; the keys are
+    lat_A/B (ms per check), srv_A/B (µs on the server), cmds_A/B, mem_A/B (one value each)."""
+    t_end = int(time.time() * 1000)
+    layouts = {"A": DedupSettings(expected_articles=n, bands=8, rows=1, lead_bands=0),
+               "B": DedupSettings(expected_articles=n)}
+    idx, out, prefixes = {}, {}, []
+    for name, settings in layouts.items():
+        prefix = f"bench-ab-{name}-{uuid.uuid4().hex[:8]}"
+        prefixes.append(prefix)
+        idx[name] = DedupIndex(client, Keys(prefix), settings)
+        before = client.info("memory")["used_memory"]
+        fill(client, idx[name], settings, n, t_end, np.random.default_rng(args.seed + n))
+        out[f"mem_{name}"] = [(client.info("memory")["used_memory"] - before) / n]
+    # each layout gets half the checks; see main() for why at most size / 10 of them
+    checks = min(args.checks, n // 10)
+    values = random_signatures(rng, checks + 200, 128)
+    # SLOWLOG also logs each command a script calls (a check makes ~25-35), so it keeps this many
+    log_len = 40 * checks + 100
+    if private:  # log every command (with its duration), for the server time per layout
+        client.config_set("slowlog-max-len", str(log_len))
+        client.config_set("slowlog-log-slower-than", "0")
+        client.slowlog_reset()
+    for name in "AB":
+        out[f"lat_{name}"], out[f"srv_{name}"], out[f"cmds_{name}"] = [], [], [float("nan")]
+    for i in range(checks):
+        name = "AB"[i % 2]
+        sig = Signature(values=values[i].tobytes(), size=int(rng.integers(150, 1500)))
+        began = time.perf_counter()
+        idx[name].check_and_insert(f"n{i:015x}", _hash(f"ab{i}"), sig, f"https://new.example/{i}", now_ms=t_end)
+        out[f"lat_{name}"].append((time.perf_counter() - began) * 1000)
+    if private:
+        by_sha = {idx[k]._script.sha.encode(): k for k in "AB"}
+        for entry in client.slowlog_get(log_len):
+            words = entry["command"].split(b" ", 2)
+            if words[0].upper() == b"EVALSHA" and words[1] in by_sha:
+                out[f"srv_{by_sha[words[1]]}"].append(float(entry["duration"]))
+        client.config_set("slowlog-log-slower-than", "10000")
+        client.slowlog_reset()
+        assert len(out["srv_A"]) + len(out["srv_B"]) == checks, "SLOWLOG dropped checks"
+        for k, name in enumerate("AB"):
+            client.config_resetstat()
+            for i in range(100):
+                sig = Signature(values=values[checks + 100 * k + i].tobytes(), size=500)
+                idx[name].check_and_insert(f"m{k}{i:014x}", _hash(f"ab-m{k}{i}"), sig,
+                                           f"https://more.example/{k}/{i}", now_ms=t_end)
+            stats = client.info("commandstats")
+            out[f"cmds_{name}"] = [sum(v["calls"] for c, v in stats.items()
+                                       if c.startswith("cmdstat_") and c not in ("cmdstat_info", "cmdstat_config|resetstat")) / 100]
+    for prefix in prefixes:
+        delete_prefix(client, f"{prefix}:*")
+    return out
 
 
 def main() -> None:
@@ -216,6 +285,7 @@ def main() -> None:
     ap.add_argument("--ab", action="store_true",
                     help="instead: this release's layout against the last release's (8 bands of two 16-bit values, "
                          "9 slots), filled alike on one Redis, checks alternating between them")
+    ap.add_argument("--rounds", type=int, default=1, help="--ab: fill and time each size this many times")
     ap.add_argument("--recall", action="store_true", help="then the recall bench on real articles (bench/dedup_recall.py)")
     ap.add_argument("--recall-limit", type=int, default=None, help="articles sampled for --recall (default: all)")
     args = ap.parse_args()
@@ -244,7 +314,7 @@ def main() -> None:
 
     if args.ab:
         try:
-            ab(client, args, rng)
+            ab(client, args, rng, private=proc is not None)
         finally:
             if proc:
                 proc.terminate()
