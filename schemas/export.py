@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from schemas.events import ALL_EVENTS
 
@@ -17,10 +18,10 @@ DIALECT = "https://json-schema.org/draft/2020-12/schema"
 STREAM_COMMENT = "Events of the stream <prefix>:{stream}."
 
 
-def stream_of(schema: dict) -> str:
+def stream_of(schema: dict[str, Any]) -> str:
     """The stream a schema document is for, read back from its ``$comment``."""
     head, _, tail = STREAM_COMMENT.partition("{stream}")
-    comment = schema["$comment"]
+    comment = str(schema["$comment"])
     assert comment.startswith(head) and comment.endswith(tail), comment
     return comment[len(head):len(comment) - len(tail)]
 

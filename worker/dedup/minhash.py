@@ -105,7 +105,8 @@ def _minhash(items: list[bytes], num_perm: int, seed: int) -> np.ndarray:
     template = _template(num_perm, seed)
     m = MinHash(num_perm=num_perm, seed=seed, permutations=template.permutations, scheme=_SCHEME)
     m.update_batch(items)
-    return m.hashvalues
+    values: np.ndarray = m.hashvalues  # datasketch is untyped
+    return values
 
 
 @dataclass(frozen=True)
