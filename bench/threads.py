@@ -277,6 +277,19 @@ def pair_baseline(a: Article, b: Article, threshold: float) -> bool:
     return pred[a.article_id] == pred[b.article_id]
 
 
+def same_story(client: redis.Redis, settings: ThreadSettings, a: Article, b: Article) -> bool:
+    """Whether the two texts of a pair, assigned undated under a state of their own (IDF is then
+    the wordfreq prior), land in one story."""
+    prefix = f"bench-threads-{uuid.uuid4().hex[:8]}"
+    state = ThreadState(client, Keys(prefix), settings)
+    try:
+        x = state.assign(a.article_id, a.title, a.text, a.language, a.when, dated=False)
+        y = state.assign(b.article_id, b.title, b.text, b.language, b.when, dated=False)
+    finally:
+        _clean(client, prefix)
+    return x.story.cluster_id == y.story.cluster_id
+
+
 def semeval(settings: ThreadSettings, limit: int | None, baseline_t: float) -> None:
     """Per language: share of same-event (rated 1) and different-event (rated 4) pairs in one story."""
     client = _client()
@@ -295,14 +308,7 @@ def semeval(settings: ThreadSettings, limit: int | None, baseline_t: float) -> N
             a, b = _pair_article(pair, 0, limits), _pair_article(pair, 1, limits)
         except Exception:  # a text the extract stage refuses never reaches the thread stage
             continue
-        prefix = f"bench-threads-{uuid.uuid4().hex[:8]}"
-        state = ThreadState(client, Keys(prefix), settings)
-        try:
-            x = state.assign(a.article_id, a.title, a.text, a.language, a.when, dated=False)
-            y = state.assign(b.article_id, b.title, b.text, b.language, b.when, dated=False)
-        finally:
-            _clean(client, prefix)
-        together = x.story.cluster_id == y.story.cluster_id
+        together = same_story(client, settings, a, b)
         (same if rating == 1 else diff)[pair.languages].append(together)
         (base_same if rating == 1 else base_diff)[pair.languages].append(pair_baseline(a, b, baseline_t))
     print(f"\nSemEval-2022 task 8 pairs, undated: share put in one story (rated 1 = same event, 4 = different events);"

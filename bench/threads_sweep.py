@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import uuid
 from collections import defaultdict
 from pathlib import Path
 
@@ -27,11 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import worker.threads.cluster as cluster  # noqa: E402
 import worker.threads.state as state_module  # noqa: E402
 from bench.threads import (  # noqa: E402
-    Article, _clean, _client, _pair_article, bcubed, load, load_pairs, multi_day, storyline, undated,
+    Article, _client, _pair_article, bcubed, load, load_pairs, multi_day, same_story, storyline, undated,
 )
 from worker.settings import LimitSettings, ThreadSettings  # noqa: E402
-from worker.store.keys import Keys  # noqa: E402
-from worker.threads.state import ThreadState  # noqa: E402
 
 LANGUAGES = ("en", "de", "es", "tr", "pl", "ar")
 
@@ -54,14 +51,7 @@ def semeval_shares(items: list, settings: ThreadSettings) -> dict[str, tuple[flo
     client = _client()
     together: dict[tuple[str, int], list[bool]] = defaultdict(list)
     for lang, rating, a, b in items:
-        prefix = f"bench-sweep-{uuid.uuid4().hex[:8]}"
-        state = ThreadState(client, Keys(prefix), settings)
-        try:
-            x = state.assign(a.article_id, a.title, a.text, a.language, a.when, dated=False)
-            y = state.assign(b.article_id, b.title, b.text, b.language, b.when, dated=False)
-        finally:
-            _clean(client, prefix)
-        together[(lang, rating)].append(x.story.cluster_id == y.story.cluster_id)
+        together[(lang, rating)].append(same_story(client, settings, a, b))
     return {
         lang: tuple(100.0 * sum(together[(lang, r)]) / max(1, len(together[(lang, r)])) for r in (1, 4))
         for lang in LANGUAGES
