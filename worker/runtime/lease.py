@@ -23,13 +23,13 @@ of its own, in a daemon thread, so a busy event loop never delays a renewal.
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
 import redis
 import structlog
-from celery import bootsteps
+
+from worker.runtime.steps import ThreadStep
 
 log = structlog.get_logger("storyline.lease")
 
@@ -53,15 +53,10 @@ def renew(client: redis.Redis, index_key: str, tags: list[str], now: float | Non
     return int(client.zadd(index_key, {tag: stamp for tag in tags}, xx=True, ch=True))
 
 
-class LeaseRenewal(bootsteps.StartStopStep):
+class LeaseRenewal(ThreadStep):
     """Consumer bootstep: renews this worker's deliveries while it runs (see the module docstring)."""
 
     requires = ("celery.worker.consumer.tasks:Tasks",)
-
-    def __init__(self, parent: Any, **kwargs: Any) -> None:
-        super().__init__(parent, **kwargs)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def start(self, c: Any) -> None:
         options = c.app.conf.broker_transport_options or {}
@@ -73,18 +68,7 @@ class LeaseRenewal(bootsteps.StartStopStep):
         url = (settings.redis_url if settings is not None else None) or c.app.conf.broker_url
         index_key = f"{options.get('global_keyprefix', '')}{channel.unacked_index_key}"
         interval = renew_interval(float(options.get("visibility_timeout", 3600)))
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, args=(c, url, index_key, interval),
-                                        name="storyline-lease", daemon=True)
-        self._thread.start()
-
-    def stop(self, c: Any) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    shutdown = stop
+        self._start_thread(self._run, (c, url, index_key, interval), "storyline-lease")
 
     def _run(self, c: Any, url: str, index_key: str, interval: float) -> None:
         client = redis.Redis.from_url(url, socket_timeout=max(1.0, interval / 2), socket_connect_timeout=max(1.0, interval / 2))

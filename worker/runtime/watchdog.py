@@ -25,10 +25,10 @@ from typing import Any
 
 import redis
 import structlog
-from celery import bootsteps
 from celery.signals import task_received
 from celery.worker import state as worker_state
 
+from worker.runtime.steps import ThreadStep
 from worker.store.keys import Keys
 
 log = structlog.get_logger("storyline.watchdog")
@@ -60,15 +60,13 @@ class Stall:
         return self.limit_seconds > 0 and self.stalled_for >= self.limit_seconds
 
 
-class ConsumerWatchdog(bootsteps.StartStopStep):
+class ConsumerWatchdog(ThreadStep):
     """Worker bootstep: exits a worker whose consumer stopped taking tasks (module docstring)."""
 
     requires = ("celery.worker.components:Pool",)
 
     def __init__(self, parent: Any, **kwargs: Any) -> None:
         super().__init__(parent, **kwargs)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._received = 0
 
     def _count(self, **_kwargs: Any) -> None:
@@ -81,21 +79,12 @@ class ConsumerWatchdog(bootsteps.StartStopStep):
         if threading.current_thread() is not threading.main_thread():
             return  # a worker run inside another program's thread (tests): its process is not ours to end
         task_received.connect(self._count, weak=False)
-        self._stop.clear()
-        self._thread = threading.Thread(
-            target=self._run, args=(w, settings.redis_url, Keys(settings.prefix).broker_queue,
-                                    float(settings.consumer_stall_seconds)),
-            name="storyline-watchdog", daemon=True)
-        self._thread.start()
+        self._start_thread(self._run, (w, settings.redis_url, Keys(settings.prefix).broker_queue,
+                                       float(settings.consumer_stall_seconds)), "storyline-watchdog")
 
     def stop(self, w: Any) -> None:
-        self._stop.set()
         task_received.disconnect(self._count)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    shutdown = stop
+        super().stop(w)
 
     def _run(self, w: Any, url: str, queue_key: str, limit: float) -> None:
         client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
