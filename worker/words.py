@@ -59,6 +59,17 @@ def iter_units(text: str) -> Iterator[str]:
     return (m.group(0) for m in _pattern(text).finditer(text))
 
 
+def has_more_units(text: str, n: int) -> bool:
+    """Whether the text holds more than ``n`` units, read no further than that needs: one
+    C-level ``findall`` over a prefix long enough for ``n + 1`` units of ordinary words (the
+    whole text when the prefix falls short), not a count of a long text."""
+    text = text or ""
+    head = text[: 12 * (n + 1)]
+    if len(_pattern(head).findall(head)) > n:
+        return True
+    return len(head) < len(text) and word_count(text) > n
+
+
 def word_count(text: str) -> int:
     """Words in spaced scripts plus characters in unspaced scripts (see the module's text)."""
     return len(units(text))

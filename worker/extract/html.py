@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import lxml.html
 import readability.cleaners
+import readability.readability
 import trafilatura
 import trafilatura.metadata
 from courlan import normalize_url
@@ -20,9 +21,9 @@ from trafilatura.settings import use_config
 
 from worker.extract.author import extract_author
 from worker.extract.model import ExtractedArticle
-from worker.extract.second_opinion import drop_chrome_lines
+from worker.extract.second_opinion import CONTAINED, TRUNCATED_RATIO, containment, drop_chrome_lines
 from worker.extract.text import is_person_name
-from worker.words import iter_units, word_count
+from worker.words import has_more_units, iter_units, word_count
 
 # Built once: trafilatura's default config reads a file each time it is built.
 _CONFIG = use_config()
@@ -36,6 +37,11 @@ _CONFIG.set("DEFAULT", "EXTRACTION_TIMEOUT", "0")
 # no parameter for this, so the one flag is set on readability's cleaner; nothing else in the
 # worker uses readability.
 readability.cleaners.html_cleaner.javascript = False
+# readability formats a description of an element for each of its debug log lines whether or not
+# debug logging is on (``"..." % describe(elem)``): ~5% of its time, for text only a debug log
+# shows. The formatted description is all the function is used for (readability.py: every call is
+# inside a log.debug argument), so it is replaced by a constant.
+readability.readability.describe = lambda node, depth=1: "<element>"
 
 # trafilatura's metadata pass also searches every page for categories, tags and a licence,
 # which no Storyline event carries: ~7% of the extract stage (cProfile, 80 trafilatura-eval
@@ -66,6 +72,15 @@ def looks_like_html(raw_head: str | bytes) -> bool:
     return bool(_HTML_SNIFF.search(head))
 
 
+_WHITESPACE = re.compile(r"\s+")
+#: whitespace that folding would change: a run of two or more, or any but a plain space
+_FOLDABLE = re.compile(r"\s\s|[^\S ]")
+
+
+def _fold(text: str) -> str:
+    return _WHITESPACE.sub(" ", text) if _FOLDABLE.search(text) else text
+
+
 def _readability_paragraphs(html: str | lxml.html.HtmlElement) -> list[str]:
     """readability-lxml's article, as paragraphs (one per block element). Empty when
     readability finds nothing or cannot parse the page: it is only a second opinion.
@@ -74,12 +89,18 @@ def _readability_paragraphs(html: str | lxml.html.HtmlElement) -> list[str]:
         summary = Document(html).summary(html_partial=True)
         tree = lxml.html.fromstring(summary)
         for el in tree.iter():
-            # whitespace inside a paragraph is layout, not structure: fold it before marking blocks
-            el.text = re.sub(r"\s+", " ", el.text) if el.text else el.text
-            el.tail = re.sub(r"\s+", " ", el.tail) if el.tail else el.tail
+            # whitespace inside a paragraph is layout, not structure: fold it before marking
+            # blocks (a text node is rewritten only when it has whitespace to fold: setting
+            # every node's text and tail was a sixth of this function's time)
+            text, tail = el.text, el.tail
             if isinstance(el.tag, str) and el.tag.lower() in _BLOCK_TAGS:
-                el.text = "\n" + (el.text or "")
-                el.tail = "\n" + (el.tail or "")
+                el.text = "\n" + (_fold(text) if text else "")
+                el.tail = "\n" + (_fold(tail) if tail else "")
+            else:
+                if text and _FOLDABLE.search(text):
+                    el.text = _WHITESPACE.sub(" ", text)
+                if tail and _FOLDABLE.search(tail):
+                    el.tail = _WHITESPACE.sub(" ", tail)
     except (ParserError, ValueError, TypeError, lxml.etree.LxmlError):
         # ValueError also when a text node holds control characters lxml refuses to set back
         # (seen on a trafilatura-eval page)
@@ -105,6 +126,52 @@ def _normalise_url(url: str | None) -> str | None:
 #: README, "Extraction quality and cost").
 SHORT_BODY_WORDS = 100
 
+#: a <p> of the page counts towards the truncation gate (``_long_paragraphs_reach``) when it
+#: holds more than this many words (worker/words.py units): a paragraph of prose, not a
+#: caption, a button or a footer line. It only decides where readability is asked (cost):
+#: over 10-50 the rule fires on the same pages of all three development sets (same F1), and
+#: readability is asked on 8% of them at 20 against 11% at 0 (bench/extraction_truncated.py).
+LONG_PARAGRAPH_WORDS = 50
+
+_P_START = re.compile(r"<p[\s>]", re.IGNORECASE)
+_P_END = re.compile(r"</p\s*>|<p[\s>]|</(?:div|td|li|article|section|body)\s*>", re.IGNORECASE)
+_TAG = re.compile(r"<[^>]*>")
+
+
+def _solid(text: str) -> int:
+    """Characters that are not white space: a length that means the same in every script."""
+    return len(text) - sum(text.count(c) for c in " \n\t\r\xa0")
+
+
+def _long_paragraphs_reach(html: str, target: float) -> bool:
+    """Whether the page's long <p> elements hold ``target`` non-space characters: a string
+    scan of the markup, no parse (a parse of the page costs more than the check saves).
+    Paragraphs are cut at the next block boundary, so an unclosed <p> is not read to the end
+    of the page. Words are counted only when the paragraphs' characters could reach the
+    target (a unit is at least one character): on most pages they cannot, and the count is
+    the costly part."""
+    spans: list[tuple[str, int]] = []
+    total, pos = 0, 0
+    while (m := _P_START.search(html, pos)) is not None:
+        end = _P_END.search(html, m.end())
+        pos = end.start() if end else len(html)
+        if pos - m.end() <= LONG_PARAGRAPH_WORDS:
+            continue  # too short to hold that many words, whatever the script
+        span = html[m.end() : pos]
+        span = _TAG.sub("", span) if "<" in span else span
+        if (solid := _solid(span)) > LONG_PARAGRAPH_WORDS:
+            spans.append((span, solid))
+            total += solid
+    if total < target:
+        return False
+    total = 0
+    for span, solid in spans:
+        if has_more_units(span, LONG_PARAGRAPH_WORDS):
+            total += solid
+            if total >= target:
+                return True
+    return False
+
 
 def extract_html(
     html: str,
@@ -123,6 +190,9 @@ def extract_html(
     (readability on every page cost 1.9x), and it is the combination that won on all three
     development sets (bench/extraction_cv.py): fast+this fallback beat trafilatura's default
     path (whose own fallbacks run on every page) on each set, at about half its cost.
+    Where the body is longer but the page's long paragraphs hold over twice its text,
+    readability is asked whether trafilatura stopped early (body_source
+    "readability:truncated", see ``_long_paragraphs_reach``).
     ``second_opinion=False`` skips readability entirely.
 
     The publication date comes from htmldate through trafilatura, from the page's metadata
@@ -154,6 +224,16 @@ def extract_html(
             other = "\n".join(_readability_paragraphs(html))
             if word_count(other) > n_words:
                 text, body_source = other, "readability:short"
+        elif _long_paragraphs_reach(html, TRUNCATED_RATIO * _solid(text)):
+            # trafilatura stopped early (at a page break in the markup, an inline box): the
+            # page's prose paragraphs hold over twice its body. readability is asked, and its
+            # text kept when it is over twice as long and contains trafilatura's (the
+            # "truncated" rule of second_opinion.py). It gained on all three development sets
+            # (bench/extraction_truncated.py); the gate keeps readability to ~8% of pages.
+            other = "\n".join(_readability_paragraphs(html))
+            if (word_count(other) >= TRUNCATED_RATIO * word_count(text)
+                    and containment(text, other) >= CONTAINED):
+                text, body_source = other, "readability:truncated"
     title = (doc.title if doc else None) or None
     # the headline repeated at the top of the body goes (the event carries it as the title);
     # the teaser-line rule does not run here: cross-validated it lost on readability-pages

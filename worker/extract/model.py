@@ -16,8 +16,9 @@ class ExtractedArticle:
     site: str | None = None
     language: str | None = None
     url: str | None = None
-    #: which extractor's body was kept (HTML path: trafilatura | readability:short, see
-    #: html.extract_html; plain-text path: None), for counting and debugging
+    #: which extractor's body was kept (HTML path: trafilatura | readability:short |
+    #: readability:truncated, see html.extract_html; plain-text path: None), for counting
+    #: and debugging
     body_source: str | None = None
 
     @property
