@@ -44,7 +44,8 @@ def decode_body(raw: bytes, *, max_bytes: int, declared_charset: str | None = No
     # more valid multi-byte characters than broken ones, and at most one broken per 1,000.
     lenient = raw.decode("utf-8", errors="replace")
     broken = lenient.count("\ufffd")
-    multibyte = sum(1 for ch in lenient if ord(ch) > 0x7F) - broken
+    # characters above U+007F, counted in C: the length less the ASCII ones
+    multibyte = len(lenient) - len(lenient.encode("ascii", errors="ignore")) - broken
     if multibyte > broken and broken <= max(1, len(lenient) // 1000):
         return lenient
     return _detect(raw, reason_if_none="not valid UTF-8 and no other encoding gives readable text")
