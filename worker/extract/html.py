@@ -77,10 +77,6 @@ _WHITESPACE = re.compile(r"\s+")
 _FOLDABLE = re.compile(r"\s\s|[^\S ]")
 
 
-def _fold(text: str) -> str:
-    return _WHITESPACE.sub(" ", text) if _FOLDABLE.search(text) else text
-
-
 def _readability_paragraphs(html: str | lxml.html.HtmlElement) -> list[str]:
     """readability-lxml's article, as paragraphs (one per block element). Empty when
     readability finds nothing or cannot parse the page: it is only a second opinion.
@@ -93,14 +89,13 @@ def _readability_paragraphs(html: str | lxml.html.HtmlElement) -> list[str]:
             # blocks (a text node is rewritten only when it has whitespace to fold: setting
             # every node's text and tail was a sixth of this function's time)
             text, tail = el.text, el.tail
+            if text and _FOLDABLE.search(text):
+                el.text = text = _WHITESPACE.sub(" ", text)
+            if tail and _FOLDABLE.search(tail):
+                el.tail = tail = _WHITESPACE.sub(" ", tail)
             if isinstance(el.tag, str) and el.tag.lower() in _BLOCK_TAGS:
-                el.text = "\n" + (_fold(text) if text else "")
-                el.tail = "\n" + (_fold(tail) if tail else "")
-            else:
-                if text and _FOLDABLE.search(text):
-                    el.text = _WHITESPACE.sub(" ", text)
-                if tail and _FOLDABLE.search(tail):
-                    el.tail = _WHITESPACE.sub(" ", tail)
+                el.text = "\n" + (text or "")
+                el.tail = "\n" + (tail or "")
     except (ParserError, ValueError, TypeError, lxml.etree.LxmlError):
         # ValueError also when a text node holds control characters lxml refuses to set back
         # (seen on a trafilatura-eval page)
