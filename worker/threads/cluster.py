@@ -460,10 +460,16 @@ def _count_terms(toks: list[Token], weight: float, language: str, stops: frozens
     if language in DECOMPOUND:
         words += [p for w in words for p in compound_parts(w, language) if p not in stops]
     for word, s in zip(words, stems(words, language)):
+        known = surface.get(s)
+        if known is None:
+            # a stem counted for the first time (``surface`` and ``counts`` gain their terms
+            # together): set, not added to Counter's Python-level default of 0
+            counts[s] = weight
+            surface[s] = display[s] = word
+            continue
         counts[s] += weight
         # a stem's word again (most repeats) cannot be more frequent than itself: no lookups
-        known = surface.get(s)
-        if known is None or (known != word and _freq(word, language) > _freq(known, language)):
+        if known != word and _freq(word, language) > _freq(known, language):
             surface[s] = display[s] = word
 
 
