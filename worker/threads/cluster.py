@@ -540,18 +540,13 @@ def _ngrams(toks: list[Token]) -> Iterable[str]:
 SMOOTH_DOCS = 1.0
 
 
-def idf(surface: str, df: float, n_docs: float, language: str) -> float:
-    """Smoothed IDF over the online counts plus the prior pseudo-documents."""
-    return math.log((n_docs + _PRIOR_DOCS + SMOOTH_DOCS) / (df + _PRIOR_DOCS * prior_df(surface, language) + SMOOTH_DOCS))
-
-
 def vectorise(feats: Features, dfs: Mapping[str, float], n_docs: float, language: str | None, top_k: int) -> Vector:
     """L2-normalised TF-IDF vector of the ``top_k`` strongest features."""
     language = language or "en"
     weights = {}
     surface = feats.surface
-    # ``idf`` spelt out, its numerator computed once: the same floats, without two calls per
-    # feature (a 400-word lead has ~200 features)
+    # smoothed IDF over the online counts plus the prior pseudo-documents, written out here (its
+    # numerator computed once, no call per feature: a 400-word lead has ~200 features)
     total = n_docs + _PRIOR_DOCS + SMOOTH_DOCS
     log, get = math.log, dfs.get
     for f, c in feats.counts.items():
