@@ -158,7 +158,7 @@ _BUCKETS = [
     ("attempt counter (1 round trip)", "count_attempt ("),
     ("metrics", "worker/ops/metrics.py"),
     ("logging", "structlog/"),
-    ("task message decode (base64 body)", "decode_document ("),
+    ("task message decode (base64, zstd body)", "decode_document ("),
 ]
 
 
@@ -270,7 +270,7 @@ def end_to_end(folder: Path, url: str, processes: int, *, profile: Path | None =
 
 
 def message_costs(bodies: list[tuple[Path, bytes]]) -> dict[str, float]:
-    """ms per document of the task message itself, in-process: our JSON (base64 body) and
+    """ms per document of the task message itself, in-process: our JSON (zstd-compressed body in base64) and
     kombu's envelope, with the broker's body encoding as configured, both ways; and its size."""
     from kombu.transport.virtual.base import Channel
 

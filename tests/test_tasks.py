@@ -17,7 +17,7 @@ from worker.model import Stage
 from worker.pipeline import InputDocument, Pipeline
 from worker.publish.streams import Publisher
 from worker.store.keys import Keys
-from worker.runtime.messages import encode_document
+from worker.runtime.messages import decode_document, encode_document
 
 
 def test_seeds_become_five_articles_in_one_thread_then_duplicates(celery_worker, client, keys):
@@ -345,3 +345,54 @@ def test_task_messages_travel_as_plain_json_and_base64_ones_from_older_senders_s
     payload["properties"]["body_encoding"] = "base64"
     client.lpush(f"{settings.prefix}:celery:{keys.queue}", json.dumps(payload))
     assert wait_outcomes(client, keys, "fmt", 1)[doc.doc_id]["status"] == "article"
+
+
+def test_a_body_travels_zstd_compressed_and_an_uncompressed_one_still_runs(plain_app, client, keys):
+    """The body is sent zstd-compressed, so Redis stores and moves a fifth of the bytes; a
+    message without ``body_codec`` (an older sender's) is read as it is, to the same article."""
+    import base64
+
+    body = seed_paths()[0].read_bytes()
+    message = encode_document(InputDocument("zstdbody0000001", "file", "s.txt", body, run_id="zst"))
+    assert message["body_codec"] == "zstd"
+    assert len(message["body"]) < len(base64.b64encode(body)) / 2
+    assert decode_document(message).body == body
+    plain = dict(message, doc_id="zstdbody0000002", body=base64.b64encode(body).decode())
+    del plain["body_codec"]
+    first = _run_message(plain_app, keys, "zstdbody0000001", message)
+    second = _run_message(plain_app, keys, "zstdbody0000002", plain)
+    assert first["status"] == "article"
+    assert second["status"] == "duplicate", "the uncompressed copy is the same text, found by dedup"
+
+
+def test_tiny_bodies_travel_as_they_are():
+    message = encode_document(InputDocument("tinybody0000001", "file", "t.txt", b"short"))
+    assert "body_codec" not in message and decode_document(message).body == b"short"
+
+
+def test_a_compression_bomb_is_dead_lettered_as_too_large(plain_app, client, keys, settings):
+    """A request whose body inflates past the size limit stops inflating just past it and is
+    dead-lettered like any body over the limit, not held in memory whole."""
+    import base64
+
+    import zstandard
+
+    bomb = zstandard.ZstdCompressor().compress(b"<p>" + b"a" * (settings.limits.max_bytes * 4))
+    assert len(bomb) < 100_000
+    assert len(decode_document({"doc_id": "x", "source_kind": "request", "uri": "u", "body_codec": "zstd",
+                                "body": base64.b64encode(bomb).decode()}, 1000).body) == 1001
+    message = {"doc_id": "zstdbomb0000001", "source_kind": "request", "uri": "bomb", "body_codec": "zstd",
+               "body": base64.b64encode(bomb).decode()}
+    assert _run_message(plain_app, keys, "zstdbomb0000001", message)["status"] == "dead_letter"
+    [letter] = events(client, keys.dead_letter)
+    assert letter["error_type"] == "too_large" and "STORYLINE_LIMITS__MAX_BYTES" in letter["message"]
+
+
+@pytest.mark.parametrize("message", [
+    {"doc_id": "zstdbad00000001", "source_kind": "file", "uri": "x", "body_codec": "zstd", "body": "bm90IHpzdGQ="},
+    {"doc_id": "zstdbad00000002", "source_kind": "file", "uri": "x", "body_codec": "brotli", "body": "eA=="},
+])
+def test_a_body_that_is_not_what_its_codec_says_is_a_malformed_message(plain_app, client, keys, message):
+    assert _run_message(plain_app, keys, message["doc_id"], message)["status"] == "dead_letter"
+    [letter] = events(client, keys.dead_letter)
+    assert letter["error_type"] == "bad_request" and "malformed task message" in letter["message"]

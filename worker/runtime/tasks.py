@@ -43,7 +43,7 @@ def ingest(self: Task, message: dict[str, Any]) -> dict[str, Any]:
 def _ingest(self: Task, message: dict[str, Any], started: float) -> dict[str, Any]:
     pipeline = get_pipeline(self.app)
     try:
-        doc = decode_document(message)
+        doc = decode_document(message, pipeline.settings.limits.max_bytes)
     except (KeyError, TypeError, ValueError) as exc:
         # nothing to retry: the message itself is broken. Published, so it is seen and counted
         bad = malformed_document(message)
