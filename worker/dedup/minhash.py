@@ -8,8 +8,8 @@ article a handful of "words", so two different CJK articles could share most of 
 and a copy none.
 
 Signatures come from rensa's RMinHash (Rust: 32-bit values over a fixed seed), 55x faster than
-datasketch's MinHash on an 800-shingle article (0.011 against 0.604 ms; a numpy rewrite of
-datasketch's own scheme, the same values, 0.398 ms), with the same recall and no distinct pair
+datasketch's MinHash on an 800-shingle article (0.013 against 0.650 ms; a numpy rewrite of
+datasketch's own scheme, the same values, 0.453 ms: bench/minhash.py), with the same recall and no distinct pair
 merged (README "Deduplication", session 25). Only the low 16 bits of each value are stored (b-bit
 MinHash): two unequal values then collide with probability 1/65,536, a negligible bias, and a
 128-value signature fits in 256 bytes of Redis. The LSH keys are whole 32-bit values, which are
