@@ -7,7 +7,7 @@ in a Japanese text is one unit, as its readers count it. Splitting on spaces gav
 article a handful of "words", so two different CJK articles could share most of their shingles
 and a copy none.
 
-Signatures come from rensa's RMinHash (Rust: 32-bit values over a fixed seed), 55x faster than
+Signatures come from rensa's RMinHash (Rust: 32-bit values over a fixed seed), 50x faster than
 datasketch's MinHash on an 800-shingle article (0.013 against 0.650 ms; a numpy rewrite of
 datasketch's own scheme, the same values, 0.453 ms: bench/minhash.py), with the same recall and no distinct pair
 merged (README "Deduplication", session 25). Only the low 16 bits of each value are stored (b-bit
