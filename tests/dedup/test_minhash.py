@@ -81,3 +81,20 @@ def test_the_spaced_fast_path_makes_the_shingles_the_unit_by_unit_rule_makes():
         for size in (3, 5):
             if len(words) > size:
                 assert list(shingles(n, size)) == list(_by_unit(words, size)), (text[:40], size)
+
+
+def test_signatures_are_the_same_in_every_process():
+    """Workers on other machines must compute the same signature for the same text: the MinHash
+    may not depend on anything of the process (Python's hash seed, a random hasher state)."""
+    import os
+    import subprocess
+    import sys
+
+    text = clean_scrape(seed_paths()[0].read_text()).text
+    code = ("import sys; from worker.dedup.minhash import normalise, shingles, signature; "
+            "s = signature(shingles(normalise(sys.stdin.read()), 5), 128); print(s.values.hex(), s.keys.hex())")
+    here = _sig(text)
+    for seed in ("0", "12345"):
+        out = subprocess.run([sys.executable, "-c", code], input=text, capture_output=True, text=True, check=True,
+                             env={**os.environ, "PYTHONHASHSEED": seed}).stdout.split()
+        assert out == [here.values.hex(), here.keys.hex()]
