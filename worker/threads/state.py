@@ -41,6 +41,7 @@ import redis
 from worker.errors import TransientError
 from worker.settings import ThreadSettings
 from worker.store.keys import Keys
+from worker.store.packed import Command, execute_packed
 from worker.threads.cluster import (
     Choice, Cluster, Features, Vector, best_watched, choose, cluster_time, cosine, definition_vector,
     event_time, event_weekday, features, key_terms, lead, merge, strongest, thread_label, vectorise,
@@ -244,16 +245,16 @@ class ThreadState:
         if dated and self._s.weekday_dates:
             when = event_time(when, weekday)  # "on Wednesday" in a Friday report
         terms = list(feats.counts)
-        pipe = self._r.pipeline(transaction=False)
-        self._queue_trim(pipe)
+        commands: list[Command] = []
+        self._queue_trim(commands)
         # this process's counts not yet in Redis, added to what Redis has: taken with the
         # batch's sending, so that a count is never in both or in neither
-        pending, pending_docs = self._queue_counts(pipe, terms)
-        pipe.get(self._k.assignment(article_id))
-        pipe.get(self._k.df_total)
+        pending, pending_docs = self._queue_counts(commands, terms)
+        commands.append(("GET", self._k.assignment(article_id)))
+        commands.append(("GET", self._k.df_total))
         if terms:
-            pipe.hmget(self._k.df, terms)
-        replies = pipe.execute()[-3 if terms else -2:]
+            commands.append(("HMGET", self._k.df, *terms))
+        replies = execute_packed(self._r, commands)[-3 if terms else -2:]
         done = self._recorded(replies[0])
         if done:
             return done
@@ -353,7 +354,7 @@ class ThreadState:
             self._since_trim += 1
 
     def _queue_counts(
-        self, pipe: redis.client.Pipeline, terms: Iterable[str] = (), force: bool = False,
+        self, commands: list[Command], terms: Iterable[str] = (), force: bool = False,
     ) -> tuple[dict[str, int], int]:
         """Queue the pending document-frequency counts once ``_DF_BATCH`` articles are pending
         (or ``force``), one HINCRBY per distinct feature; the counts of ``terms`` still pending
@@ -366,16 +367,15 @@ class ThreadState:
                 return {t: pending_now[t] for t in terms if t in pending_now}, self._pending_docs
             pending, docs = self._pending, self._pending_docs
             self._pending, self._pending_docs = Counter(), 0
-        # plain commands, not a script: inside Lua each call costs a few µs more of Redis's time.
-        # execute_command, which hincrby() calls: one Python frame less for each of ~30 (~200 on
-        # long pages of varied words) a batch
-        df, command = self._k.df, pipe.execute_command
-        for t, n in pending.items():
-            command("HINCRBY", df, t, n)
-        pipe.incrby(self._k.df_total, docs)
+        # plain commands, not a script: inside Lua each call costs a few µs more of Redis's time;
+        # packed by hiredis with the round trip's other commands (worker/store/packed.py: ~30,
+        # ~200 on long pages of varied words, a batch)
+        df = self._k.df
+        commands.extend([("HINCRBY", df, t, n) for t, n in pending.items()])
+        commands.append(("INCRBY", self._k.df_total, docs))
         return {}, 0
 
-    def _queue_trim(self, pipe: redis.client.Pipeline, force: bool = False) -> None:
+    def _queue_trim(self, commands: list[Command], force: bool = False) -> None:
         """Queue the "all" sets' trim once ``_ALL_TRIM_EVERY`` articles were committed since
         the last one (or ``force``), in a round trip made anyway."""
         with self._df_lock:
@@ -383,14 +383,14 @@ class ThreadState:
                 return
             self._since_trim = 0
         for level in ("story", "thread"):
-            pipe.zremrangebyrank(self._k.cluster_all(level), 0, -(_ALL_KEEP + 1))
+            commands.append(("ZREMRANGEBYRANK", self._k.cluster_all(level), 0, -(_ALL_KEEP + 1)))
 
     def flush(self) -> None:
         """Send the counts still pending and a trim still due (a process about to stop; tests)."""
-        pipe = self._r.pipeline(transaction=False)
-        self._queue_trim(pipe, force=True)
-        self._queue_counts(pipe, force=True)
-        pipe.execute()
+        commands: list[Command] = []
+        self._queue_trim(commands, force=True)
+        self._queue_counts(commands, force=True)
+        execute_packed(self._r, commands)
 
     def _attempt(
         self, article_id: str, vec: Vector, feats: Features, headline: str, language: str | None,
