@@ -276,7 +276,7 @@ class ThreadState:
         a TTL in the index), the term versions of the sets they were looked up in, and each
         candidate's story-level thread id.
 
-        Plain pipelined commands, no script: the candidates script this replaces cost Redis
+        Plain commands in one round trip (packed by hiredis, worker/store/packed.py), no script: the candidates script this replaces cost Redis
         ~230 µs a call, most of it Lua's own work (each reply converted to a Lua table and
         back), against ~35 µs for the same reads as plain commands. Two round trips, and still
         race-safe: the term versions are read *before* the sets, so a cluster added to a set
@@ -285,12 +285,9 @@ class ThreadState:
         checks the version of the cluster joined. A centroid is read only when this process
         lacks the candidate (by id) in its cache, in the same round trip as the rows; a cached
         one of an older version is read apart."""
-        pipe = self._r.pipeline(transaction=False)
-        if sets:
-            pipe.hmget(self._k.term_versions(level), sets)
-        for name in sets:
-            pipe.zrevrange(name, 0, _PER_TERM - 1)
-        replies = pipe.execute() if sets else [[]]
+        commands: list[Command] = [("HMGET", self._k.term_versions(level), *sets)] if sets else []
+        commands += [("ZREVRANGE", name, 0, _PER_TERM - 1) for name in sets]
+        replies = execute_packed(self._r, commands) if sets else [[]]
         versions, lists = replies[0], replies[1:]
         most = self._s.max_candidates
         seen: set[bytes] = set()
@@ -306,14 +303,13 @@ class ThreadState:
                         break
         if not ids:
             return [], versions, {}
-        pipe = self._r.pipeline(transaction=False)
         cold = [(level, cid) not in self._cache for cid in ids]
-        for cid, need in zip(ids, cold):
-            pipe.hmget(self._k.cluster(level, cid), "row", *(("centroid",) if need else ()))
+        rows = execute_packed(self._r, [("HMGET", self._k.cluster(level, cid), "row", *(("centroid",) if need else ()))
+                                        for cid, need in zip(ids, cold)])
         found: list[tuple[str, int, float, int, bool, int | None]] = []
         threads: dict[str, str | None] = {}
         stale: list[str] = []
-        for cid, reply in zip(ids, pipe.execute()):
+        for cid, reply in zip(ids, rows):
             if reply[0] is None:
                 continue
             size, when, v, dated, weekday, thread = _unrow(reply[0])
@@ -325,10 +321,8 @@ class ThreadState:
             threads[cid] = thread
             found.append((cid, v, when, size, dated, weekday))
         if stale:
-            pipe = self._r.pipeline(transaction=False)
-            for cid in stale:
-                pipe.hmget(self._k.cluster(level, cid), "centroid", "v")
-            for cid, (centroid, version) in zip(stale, pipe.execute()):
+            fresh = execute_packed(self._r, [("HMGET", self._k.cluster(level, cid), "centroid", "v") for cid in stale])
+            for cid, (centroid, version) in zip(stale, fresh):
                 if centroid is not None:
                     self._remember(level, cid, int(version or 0), json.loads(centroid))
         out = []
