@@ -11,6 +11,7 @@ from typing import Any
 import zstandard
 
 from worker.model import InputDocument
+from worker.settings import LimitSettings
 
 #: one input end to end (worker/runtime/tasks.py); sent by replay, submit/consume, feeds, fetches, requeues
 INGEST_TASK = "storyline.ingest"
@@ -57,7 +58,7 @@ def encode_document(doc: InputDocument) -> dict[str, Any]:
     return message
 
 
-def decode_document(message: Any, max_bytes: int = 10 * 1024 * 1024) -> InputDocument:
+def decode_document(message: Any, max_bytes: int = LimitSettings().max_bytes) -> InputDocument:
     """The input of an ingest task's message; KeyError, TypeError or ValueError when malformed.
 
     A compressed body is inflated to at most ``max_bytes + 1`` bytes (a compression bomb stops
