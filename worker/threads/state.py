@@ -276,9 +276,9 @@ class ThreadState:
         a TTL in the index), the term versions of the sets they were looked up in, and each
         candidate's story-level thread id.
 
-        Plain commands in one round trip (packed by hiredis, worker/store/packed.py), no script: the candidates script this replaces cost Redis
-        ~230 µs a call, most of it Lua's own work (each reply converted to a Lua table and
-        back), against ~35 µs for the same reads as plain commands. Two round trips, and still
+        Plain commands, packed by hiredis (worker/store/packed.py), no script: the candidates
+        script this replaces cost Redis ~230 µs a call, most of it Lua's own work (each reply
+        converted to a Lua table and back), against ~35 µs for the same reads as plain commands. Two round trips, and still
         race-safe: the term versions are read *before* the sets, so a cluster added to a set
         after the versions were read bumps a version past what was read, and the commit
         (lua/commit.lua) answers 'conflict'. Rows may be fresher than the sets: the commit
