@@ -83,6 +83,19 @@ def has_more_units(text: str, n: int) -> bool:
     return len(head) < len(text) and word_count(text) > n
 
 
+def prefix_end(text: str, n: int) -> int | None:
+    """Where the text's ``n``-th unit ends (an offset into it), None when it holds ``n`` units or
+    fewer. One C-level split at the first ``n`` units (~0.2 µs a unit), not a match object each."""
+    text = text or ""
+    if len(text) <= n:
+        return None  # every unit is at least one character
+    pattern = _pattern(text)
+    parts: list[str] = pattern.split(text, maxsplit=n)  # the regex module is untyped
+    if len(parts) <= n:
+        return None
+    return len(text) - len(parts[-1])
+
+
 def word_count(text: str) -> int:
     """Words in spaced scripts plus characters in unspaced scripts (see the module's text)."""
     return len(units(text))

@@ -31,7 +31,7 @@ import regex
 import Stemmer
 from wordfreq import top_n_list, word_frequency
 
-from worker.words import is_unspaced, is_unspaced_unit, units
+from worker.words import is_unspaced, is_unspaced_unit, prefix_end, units
 
 #: a word of a spaced script: a letter first, then letters, digits, combining marks and inner
 #: ' . -, ending on a letter, digit or mark. The ``regex`` module, not ``re``: ``\w`` has no
@@ -335,10 +335,20 @@ def _trie(words: Iterable[str]) -> str:
 _WEEKDAY_NAMES = re.compile(_trie(_WEEKDAYS))
 
 
+#: words of the body searched for the event's weekday: the lede (news gives the event's day in
+#: its first sentences, "... on Monday"); later paragraphs name the days of background and
+#: follow-ups. Swept with bench/threads_sweep.py over 40-150 and the whole 400-word lead
+#: (README, "How the rules were chosen"): from 80 to 90 AllSides (dated / multi-day / undated
+#: BCubed F1 0.911 / 0.853 / 0.767) is where the whole lead had it (0.912 / 0.853 / 0.766),
+#: while SemEval same-event pairs kept together rise (de 31 -> 40%, es 51 -> 55%, pl 41 -> 45%,
+#: en 65 -> 66%) with different-event pairs unchanged; below 80 AllSides undated falls
+WEEKDAY_LEDE_WORDS = 80
+
+
 def event_weekday(title: str | None, text: str) -> int | None:
-    """The weekday an article dates its event by (Monday = 0): the one its title and lead name
-    most often, the first named on a tie; None when it names none."""
-    joined = f"{title or ''}\n{text}"
+    """The weekday an article dates its event by (Monday = 0): the one its title and lede
+    (``WEEKDAY_LEDE_WORDS``) name most often, the first named on a tie; None when it names none."""
+    joined = f"{title or ''}\n{lead(text, WEEKDAY_LEDE_WORDS)}"
     # a unit whose lower case is a weekday name leaves that name in the lower-cased text (no
     # name has a sigma, the one letter lowered by context): most texts name no weekday, and
     # then need no units (~100 µs for a lead) nor a lookup per unit
@@ -367,14 +377,12 @@ def event_time(when: float, weekday: int | None) -> float:
 
 
 def lead(text: str, words: int = LEAD_WORDS) -> str:
-    """The first ``words`` words of a body, cut at a paragraph or sentence end when one is near."""
-    if len(text) < words * 5:  # short bodies (under ~words words) need no cut; avoids a split
+    """The first ``words`` units of a body (words, or characters of unspaced scripts:
+    worker/words.py), cut at a paragraph or sentence end when one is near."""
+    cut = prefix_end(text, words)
+    if cut is None:
         return text
-    parts = text.split(None, words)
-    if len(parts) <= words:
-        return text
-    cut = len(text) - len(parts[-1])
-    end = max(text.rfind("\n", 0, cut), text.rfind(". ", 0, cut))
+    end = max(text.rfind("\n", 0, cut), text.rfind(". ", 0, cut), text.rfind("。", 0, cut))
     return text[: end + 1] if end > cut * 0.6 else text[:cut]
 
 
