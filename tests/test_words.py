@@ -51,3 +51,13 @@ def test_cjk_is_told_from_other_unspaced_scripts():
     assert is_cjk("国务院总理今天在北京会见了外国代表团。")
     assert not is_cjk("ประเทศไทยมีฝนตก")
     assert not is_cjk("Tokyo said on Monday")
+
+
+def test_prefix_end_counts_units_in_every_script():
+    from worker.words import prefix_end
+
+    assert prefix_end("one two, three four", 2) == len("one two")
+    assert prefix_end("one two", 2) is None  # no more than n units: nothing to cut
+    assert prefix_end("東京都は新型", 3) == 3  # one character, one unit
+    assert prefix_end("Москва заявила сегодня", 1) == len("Москва")
+    assert prefix_end("", 5) is None

@@ -85,14 +85,14 @@ def has_more_units(text: str, n: int) -> bool:
 
 def prefix_end(text: str, n: int) -> int | None:
     """Where the text's ``n``-th unit ends (an offset into it), None when it holds ``n`` units or
-    fewer. One C-level split at the first ``n`` units (~0.2 µs a unit), not a match object each."""
+    fewer: the cut that keeps its first ``n`` units. One C-level split at the first ``n`` units (~0.2 µs a unit), not a match object each."""
     text = text or ""
     if len(text) <= n:
         return None  # every unit is at least one character
     pattern = _pattern(text)
     parts: list[str] = pattern.split(text, maxsplit=n)  # the regex module is untyped
-    if len(parts) <= n:
-        return None
+    if len(parts) <= n or pattern.search(parts[-1]) is None:
+        return None  # fewer units, or exactly n (the rest is a gap)
     return len(text) - len(parts[-1])
 
 

@@ -155,3 +155,21 @@ def test_german_compounds_count_as_their_parts_too():
     assert stem("regierung", "de") in a.counts and stem("regierung", "de") in b.counts
     english = features("Shutdown continues", "The governmentshutdown continues.", "en")
     assert stem("government", "en") not in english.counts  # English is not split
+
+
+def test_lead_cuts_unspaced_text_by_characters():
+    from worker.threads.cluster import lead
+    from worker.words import word_count
+
+    body = "国务院总理今天在北京会见了外国代表团。" * 60  # 1,140 characters, no space at all
+    cut = lead(body, 400)
+    assert 200 < word_count(cut) <= 400 and cut.endswith("。")
+    assert lead("短い記事です。", 400) == "短い記事です。"
+
+
+def test_event_weekday_reads_the_lede_not_the_background():
+    from worker.threads.cluster import WEEKDAY_LEDE_WORDS, event_weekday
+
+    filler = " ".join(["officials"] * WEEKDAY_LEDE_WORDS)
+    text = f"The council voted on Monday to close the plant. {filler}. On Friday, Friday and Friday talks resume."
+    assert event_weekday("Council votes", text) == 0  # Monday, named in the lede; not Friday, named later
