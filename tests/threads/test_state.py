@@ -189,3 +189,40 @@ def test_a_young_stream_sends_each_articles_counts_at_once(client, keys):
         state.assign(f"u{i}", t, b, "en", now + i)
     # each article's counts went with the next one's first round trip
     assert int(client.get(keys.df_total)) == len(UNRELATED) - 1
+
+
+def test_a_process_keeps_the_counts_it_read_and_sent_and_reads_others_afresh_in_time(client, keys, monkeypatch):
+    """Document frequencies read are used again for ``_DF_REFRESH`` assignments: what the
+    process itself sends is added to them (so they stay what Redis holds), another process's
+    counts arrive when they are read afresh."""
+    import worker.threads.state as state_module
+
+    monkeypatch.setattr(state_module, "_DF_REFRESH", 5)
+    client.set(keys.df_total, 1000)  # an older stream: counts kept for _DF_REFRESH, sent in batches
+    mine, other = ThreadState(client, keys, ThreadSettings()), ThreadState(client, keys, ThreadSettings())
+    now = time.time()
+    title, text = UNRELATED[2]
+    for i in range(3):
+        mine.assign(f"m{i}", f"{title} {i}", text, "en", now + i)
+    assert mine._df_known["sourdough"] == (0.0, 0)  # read once, by the first assignment
+    mine.flush()  # sends its 3 counts: what it keeps follows
+    assert mine._df_known["sourdough"][0] == int(client.hget(keys.df, "sourdough")) == 3
+    client.hincrby(keys.df, "sourdough", 10)  # another process's counts, sent meanwhile
+    other.assign("o0", f"{title} o", text, "en", now + 10)  # reads them: it had nothing kept
+    assert other._df_known["sourdough"][0] == 13
+    mine.assign("m3", f"{title} 3", text, "en", now + 3)  # the 4th assignment since its read
+    assert mine._df_known["sourdough"][0] == 3
+    mine.assign("m4", f"{title} 4", text, "en", now + 4)
+    mine.assign("m5", f"{title} 5", text, "en", now + 5)  # the 6th: read afresh
+    assert mine._df_known["sourdough"] == (13.0, 5)
+
+
+def test_a_young_stream_reads_every_count_afresh(client, keys):
+    mine, other = ThreadState(client, keys, ThreadSettings()), ThreadState(client, keys, ThreadSettings())
+    now = time.time()
+    title, text = UNRELATED[2]
+    mine.assign("m0", title, text, "en", now)
+    other.assign("o0", f"{title} o", text, "en", now + 1)
+    other.flush()
+    mine.assign("m1", f"{title} 1", text, "en", now + 2)  # a stream of 1-2 documents: no keeping
+    assert mine._df_known["sourdough"][0] == int(client.hget(keys.df, "sourdough"))

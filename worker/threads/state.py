@@ -82,6 +82,16 @@ _DF_BATCH = 32
 #: (the seeds replayed by two processes made 3 stories instead of 4 with a batch of 32 from the
 #: first article); from 1,024 articles on, a batch of 32 is under 3% of what IDF counts
 _DF_BATCH_SHARE = 1 / 32
+#: a document frequency this process read is used again for this many of its assignments
+#: before it is read afresh: an article's features are mostly words the last few dozen had too,
+#: and the HMGET of every feature was the largest plain command of an assignment. The counts
+#: this process sends are added to what it keeps, so one process decides exactly as with a
+#: fresh read; another process's counts reach it up to this many assignments later, on top of
+#: their own ``_DF_BATCH`` delay. Like the batch, never more than ``_DF_BATCH_SHARE`` of the
+#: stream's count: a young stream reads every count afresh
+_DF_REFRESH = 32
+#: features whose count a process keeps (a drop-everything cache: emptied when full)
+_DF_KEEP = 200_000
 #: the newest clusters each level's "all" sorted set keeps (it serves only `storyline threads`,
 #: which lists the newest few hundred): cluster hashes expire, but their ids stayed in that set
 #: forever, some 30 MB a day at a few million articles a day. Trimmed by each process once every
@@ -214,6 +224,10 @@ class ThreadState:
         self._pending: Counter[str] = Counter()
         self._pending_docs = 0
         self._stream_docs = 0.0  # the stream's document count, as last read from Redis
+        #: feature -> (its count in Redis, as last read plus this process's sends since; the
+        #: number of this process's assignment that read it), see ``_DF_REFRESH``
+        self._df_known: dict[str, tuple[float, int]] = {}
+        self._assigned = 0  # assignments this process has started
         self._since_trim = 0  # articles committed since the "all" sets were last trimmed
         self._df_lock = threading.Lock()  # a Celery thread pool shares one ThreadState
         #: (level, cluster id) -> (version, centroid), most recently used last
@@ -250,15 +264,29 @@ class ThreadState:
         # this process's counts not yet in Redis, added to what Redis has: taken with the
         # batch's sending, so that a count is never in both or in neither
         pending, pending_docs = self._queue_counts(commands, terms)
+        with self._df_lock:
+            seq = self._assigned
+            self._assigned += 1
+            known = self._df_known
+            # the features whose count is not known, or was read too long ago (``_DF_REFRESH``;
+            # in a young stream every time, as with sending: ``_DF_BATCH_SHARE``)
+            refresh = min(_DF_REFRESH, max(1, int(self._stream_docs * _DF_BATCH_SHARE)))
+            read = [t for t in terms if (k := known.get(t)) is None or seq - k[1] >= refresh]
         commands.append(("GET", self._k.assignment(article_id)))
         commands.append(("GET", self._k.df_total))
-        if terms:
-            commands.append(("HMGET", self._k.df, *terms))
-        replies = execute_packed(self._r, commands)[-3 if terms else -2:]
+        if read:
+            commands.append(("HMGET", self._k.df, *read))
+        replies = execute_packed(self._r, commands)[-3 if read else -2:]
         done = self._recorded(replies[0])
         if done:
             return done
-        dfs = {t: float(v or 0) + pending.get(t, 0) for t, v in zip(terms, replies[2] if terms else [])}
+        with self._df_lock:
+            if len(known) + len(read) > _DF_KEEP:
+                known.clear()
+            # read after this round trip's sends (queued before the HMGET): nothing to add
+            for t, v in zip(read, replies[2] if read else []):
+                known[t] = (float(v or 0), seq)
+            dfs = {t: (known[t][0] if t in known else 0.0) + pending.get(t, 0) for t in terms}
         self._stream_docs = float(replies[1] or 0)
         docs = self._stream_docs + pending_docs
         vec = vectorise(feats, dfs, docs, language, self._s.centroid_terms)
@@ -361,6 +389,10 @@ class ThreadState:
                 return {t: pending_now[t] for t in terms if t in pending_now}, self._pending_docs
             pending, docs = self._pending, self._pending_docs
             self._pending, self._pending_docs = Counter(), 0
+            known = self._df_known
+            for t, n in pending.items():  # the counts known here: what Redis holds once these are sent
+                if (k := known.get(t)) is not None:
+                    known[t] = (k[0] + n, k[1])
         # plain commands, not a script: inside Lua each call costs a few µs more of Redis's time;
         # packed by hiredis with the round trip's other commands (worker/store/packed.py: ~30,
         # ~200 on long pages of varied words, a batch)
