@@ -169,15 +169,15 @@ def test_document_frequencies_are_sent_in_batches_and_a_process_reads_its_own_un
     title, text = UNRELATED[2]
     for i in range(2):
         state.assign(f"b{i}", f"{title} {i}", text, "en", now + i)
-    assert not client.exists(keys.df)  # two articles pending, none sent
+    assert not client.exists(keys.df_counts(0))  # two articles pending, none sent
     pipe = client.pipeline(transaction=False)
     pending, docs = state._queue_counts(pipe, ["sourdough", "nothing"])
     assert pending == {"sourdough": 2} and docs == 2 and not pipe.command_stack
     state.assign("b2", f"{title} 2", text, "en", now + 2)
     state.assign("b3", f"{title} 3", text, "en", now + 3)  # the batch of 3 goes with this one
-    assert int(client.hget(keys.df, "sourdough")) == 3 and int(client.get(keys.df_total)) == 103
+    assert state.document_frequency("sourdough") == 3 and int(client.get(keys.df_total)) == 103
     state.flush()
-    assert int(client.hget(keys.df, "sourdough")) == 4 and int(client.get(keys.df_total)) == 104
+    assert state.document_frequency("sourdough") == 4 and int(client.get(keys.df_total)) == 104
 
 
 def test_a_young_stream_sends_each_articles_counts_at_once(client, keys):
@@ -206,8 +206,9 @@ def test_a_process_keeps_the_counts_it_read_and_sent_and_reads_others_afresh_in_
         mine.assign(f"m{i}", f"{title} {i}", text, "en", now + i)
     assert mine._df_known["sourdough"] == (0.0, 0)  # read once, by the first assignment
     mine.flush()  # sends its 3 counts: what it keeps follows
-    assert mine._df_known["sourdough"][0] == int(client.hget(keys.df, "sourdough")) == 3
-    client.hincrby(keys.df, "sourdough", 10)  # another process's counts, sent meanwhile
+    assert mine._df_known["sourdough"][0] == mine.document_frequency("sourdough") == 3
+    # another process's counts, sent meanwhile
+    client.execute_command("BITFIELD", keys.df_counts(0), *state_module._df_incr("sourdough", 10))
     other.assign("o0", f"{title} o", text, "en", now + 10)  # reads them: it had nothing kept
     assert other._df_known["sourdough"][0] == 13
     mine.assign("m3", f"{title} 3", text, "en", now + 3)  # the 4th assignment since its read
@@ -225,4 +226,38 @@ def test_a_young_stream_reads_every_count_afresh(client, keys):
     other.assign("o0", f"{title} o", text, "en", now + 1)
     other.flush()
     mine.assign("m1", f"{title} 1", text, "en", now + 2)  # a stream of 1-2 documents: no keeping
-    assert mine._df_known["sourdough"][0] == int(client.hget(keys.df, "sourdough"))
+    assert mine._df_known["sourdough"][0] == mine.document_frequency("sourdough")
+
+
+def test_document_frequencies_cover_the_last_generations_and_older_ones_are_deleted(client, keys, monkeypatch):
+    """Counts go to the stream's current generation of counters; IDF reads it and the one
+    before; a process starting a generation deletes the one before that (fixed memory)."""
+    import worker.threads.state as state_module
+
+    monkeypatch.setattr(state_module, "_DF_GEN_DOCS", 3)
+    monkeypatch.setattr(state_module, "_DF_BATCH", 1)
+    state = ThreadState(client, keys, ThreadSettings())
+    now = time.time()
+    title, text = UNRELATED[2]
+    for i in range(11):
+        state.assign(f"g{i}", f"{title} {i}", text, "en", now + i)
+    state.flush()
+    assert int(client.get(keys.df_total)) == 11  # generation 3
+    assert not client.exists(keys.df_counts(0)) and not client.exists(keys.df_counts(1))
+    assert client.exists(keys.df_counts(2)) and client.ttl(keys.df_counts(2)) > 0
+    # the window: generations 2 and 3, not the first six documents
+    assert 0 < state.document_frequency("sourdough") < 11
+
+
+def test_a_feature_counts_in_two_counters_and_reads_the_least(client, keys):
+    """A count-min sketch: a collision in one of a feature's counters does not move its count."""
+    import worker.threads.state as state_module
+
+    state = ThreadState(client, keys, ThreadSettings())
+    offsets = state_module._df_offsets("ceasefire")
+    assert len(offsets) == 2 and offsets == state_module._df_offsets("ceasefire")  # stable
+    client.execute_command("BITFIELD", keys.df_counts(0), *state_module._df_incr("ceasefire", 4))
+    assert state.document_frequency("ceasefire") == 4
+    # another feature's counts land on one of its counters: the least is still its own
+    client.execute_command("BITFIELD", keys.df_counts(0), "INCRBY", "u32", offsets[0], 100)
+    assert state.document_frequency("ceasefire") == 4

@@ -103,10 +103,11 @@ class Keys:
         return f"{self.dedup_slice(slice_no)}:r:{chunk}"
 
     # -- threads -------------------------------------------------------------------------
-    @property
-    def df(self) -> str:
-        """Hash term -> document frequency, learned online."""
-        return f"{self.prefix}:th:df"
+    def df_counts(self, generation: int) -> str:
+        """String of hashed 32-bit document-frequency counters, one generation of the stream's
+        documents (worker/threads/state.py ``_DF_SLOTS``). Before release 26 a hash,
+        ``<prefix>:th:df``, which this one replaces: an old one may be deleted."""
+        return f"{self.prefix}:th:dfc:{generation}"
 
     @property
     def df_total(self) -> str:

@@ -25,6 +25,7 @@ articles a second. A redelivered task finds its recorded assignment and repeats 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -92,6 +93,23 @@ _DF_BATCH_SHARE = 1 / 32
 _DF_REFRESH = 32
 #: features whose count a process keeps (a drop-everything cache: emptied when full)
 _DF_KEEP = 200_000
+#: Document frequencies live in hashed counters, not a hash field per feature: a Redis string of
+#: ``_DF_SLOTS`` 32-bit counters, read and incremented with one BITFIELD command for all of an
+#: article's features (a hash of every feature ever seen grew without bound: names, numbers and
+#: CJK bigrams are new every day, some GB a year at a few million articles a day, and one
+#: HINCRBY a feature was the largest share of Redis's commands: ~180 a long page, 154 µs of
+#: its time in bench/pipeline.py; BITFIELD with the same increments ~70 µs for 360 of them).
+#: A feature counts in ``_DF_PROBES`` counters and its frequency is the least of them (a
+#: count-min sketch, Cormode and Muthukrishnan 2005): a collision can only add, and both of a
+#: feature's counters must be hit for it to.
+_DF_SLOTS = 1 << 22
+_DF_PROBES = 2
+#: documents a generation of counters covers: counts go to the current generation (the stream's
+#: document count // this), IDF reads it and the one before, and a process starting a
+#: generation deletes the one before that. So IDF covers the last 100,000-200,000 documents,
+#: memory is fixed (2 x 16 MiB), and the sketch never fills: ~200 features a document, some 1-2
+#: million distinct ones a generation in 4 million counters
+_DF_GEN_DOCS = 100_000
 #: the newest clusters each level's "all" sorted set keeps (it serves only `storyline threads`,
 #: which lists the newest few hundred): cluster hashes expire, but their ids stayed in that set
 #: forever, some 30 MB a day at a few million articles a day. Trimmed by each process once every
@@ -203,6 +221,25 @@ class _Level:
     centroid: Vector  # the new centroid, for the process's cache
 
 
+@lru_cache(maxsize=200_000)
+def _df_offsets(term: str) -> tuple[str, ...]:
+    """The feature's ``_DF_PROBES`` counters (BITFIELD's ``#n`` offsets, in counters), from a
+    stable hash: every process must find the same ones (Python's ``hash`` differs by process)."""
+    digest = hashlib.blake2b(term.encode(), digest_size=4 * _DF_PROBES).digest()
+    return tuple(f"#{int.from_bytes(digest[4 * i:4 * i + 4], 'little') % _DF_SLOTS}" for i in range(_DF_PROBES))
+
+
+def _df_get(term: str) -> list[str]:
+    """BITFIELD_RO operations reading the feature's counters."""
+    return [x for offset in _df_offsets(term) for x in ("GET", "u32", offset)]
+
+
+def _df_incr(term: str, n: int) -> list[str | int]:
+    """BITFIELD operations adding ``n`` to each of the feature's counters (once to a counter
+    both probes land on)."""
+    return [x for offset in dict.fromkeys(_df_offsets(term)) for x in ("INCRBY", "u32", offset, n)]
+
+
 class ThreadState:
     """Assigns articles to stories and threads, online. Built once per process."""
 
@@ -227,6 +264,8 @@ class ThreadState:
         #: feature -> (its count in Redis, as last read plus this process's sends since; the
         #: number of this process's assignment that read it), see ``_DF_REFRESH``
         self._df_known: dict[str, tuple[float, int]] = {}
+        self._df_gen = 0  # the counters' generation ``_df_known`` was read from
+        self._sent_gen = 0  # the generation this process last sent counts to
         self._assigned = 0  # assignments this process has started
         self._since_trim = 0  # articles committed since the "all" sets were last trimmed
         self._df_lock = threading.Lock()  # a Celery thread pool shares one ThreadState
@@ -267,28 +306,40 @@ class ThreadState:
         with self._df_lock:
             seq = self._assigned
             self._assigned += 1
+            gen = int(self._stream_docs // _DF_GEN_DOCS)
             known = self._df_known
+            if gen != self._df_gen:  # a new generation: what was kept counted the old window
+                known.clear()
+                self._df_gen = gen
             # the features whose count is not known, or was read too long ago (``_DF_REFRESH``;
             # in a young stream every time, as with sending: ``_DF_BATCH_SHARE``)
             refresh = min(_DF_REFRESH, max(1, int(self._stream_docs * _DF_BATCH_SHARE)))
             read = [t for t in terms if (k := known.get(t)) is None or seq - k[1] >= refresh]
+        gens = [g for g in (gen, gen - 1) if g >= 0] if read else []
         commands.append(("GET", self._k.assignment(article_id)))
         commands.append(("GET", self._k.df_total))
         if read:
-            commands.append(("HMGET", self._k.df, *read))
-        replies = execute_packed(self._r, commands)[-3 if read else -2:]
+            slots = [x for t in read for x in _df_get(t)]
+            commands.extend([("BITFIELD_RO", self._k.df_counts(g), *slots) for g in gens])
+        replies = execute_packed(self._r, commands)[-(2 + len(gens)):]
         done = self._recorded(replies[0])
         if done:
             return done
         with self._df_lock:
             if len(known) + len(read) > _DF_KEEP:
                 known.clear()
-            # read after this round trip's sends (queued before the HMGET): nothing to add
-            for t, v in zip(read, replies[2] if read else []):
-                known[t] = (float(v or 0), seq)
+            # read after this round trip's sends (queued before the reads): nothing to add.
+            # A feature's count in a generation is the least of its counters there, and its
+            # count the sum over the generations read
+            counts = [0] * len(read)
+            for values in replies[2:]:
+                counts = [c + min(values[i * _DF_PROBES:(i + 1) * _DF_PROBES]) for i, c in enumerate(counts)]
+            for t, c in zip(read, counts):
+                known[t] = (float(c), seq)
             dfs = {t: (known[t][0] if t in known else 0.0) + pending.get(t, 0) for t in terms}
         self._stream_docs = float(replies[1] or 0)
-        docs = self._stream_docs + pending_docs
+        # the documents the counts read cover: the two generations' (all of a young stream's)
+        docs = self._stream_docs - max(0, gen - 1) * _DF_GEN_DOCS + pending_docs
         vec = vectorise(feats, dfs, docs, language, self._s.centroid_terms)
         headline = (title or "").strip() or "(untitled)"
         for _ in range(_MAX_ATTEMPTS):
@@ -393,11 +444,18 @@ class ThreadState:
             for t, n in pending.items():  # the counts known here: what Redis holds once these are sent
                 if (k := known.get(t)) is not None:
                     known[t] = (k[0] + n, k[1])
-        # plain commands, not a script: inside Lua each call costs a few µs more of Redis's time;
-        # packed by hiredis with the round trip's other commands (worker/store/packed.py: ~30,
-        # ~200 on long pages of varied words, a batch)
-        df = self._k.df
-        commands.extend([("HINCRBY", df, t, n) for t, n in pending.items()])
+        # one BITFIELD for the batch's features (see ``_DF_SLOTS``), into the current generation;
+        # a process that starts one deletes the generation before the last, which no reader needs
+        gen = int(self._stream_docs // _DF_GEN_DOCS)
+        key = self._k.df_counts(gen)
+        ops = [x for t, n in pending.items() for x in _df_incr(t, n)]
+        if ops:
+            commands.append(("BITFIELD", key, "OVERFLOW", "SAT", *ops))
+            commands.append(("EXPIRE", key, self._s.ttl_seconds))
+        if gen != self._sent_gen:
+            if gen >= 2:
+                commands.append(("UNLINK", self._k.df_counts(gen - 2)))
+            self._sent_gen = gen
         commands.append(("INCRBY", self._k.df_total, docs))
         return {}, 0
 
@@ -410,6 +468,13 @@ class ThreadState:
             self._since_trim = 0
         for level in ("story", "thread"):
             commands.append(("ZREMRANGEBYRANK", self._k.cluster_all(level), 0, -(_ALL_KEEP + 1)))
+
+    def document_frequency(self, term: str) -> int:
+        """How many of the documents IDF counts (the last one or two generations) have the
+        feature, as Redis holds it: counts this process has not sent yet are not in it."""
+        gen = int(float(self._r.get(self._k.df_total) or 0) // _DF_GEN_DOCS)
+        replies = execute_packed(self._r, [("BITFIELD_RO", self._k.df_counts(g), *_df_get(term)) for g in (gen, gen - 1) if g >= 0])
+        return sum(min(values) for values in replies)
 
     def flush(self) -> None:
         """Send the counts still pending and a trim still due (a process about to stop; tests)."""
