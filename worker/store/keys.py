@@ -104,7 +104,7 @@ class Keys:
 
     # -- threads -------------------------------------------------------------------------
     def df_counts(self, generation: int) -> str:
-        """String of hashed 32-bit document-frequency counters, one generation of the stream's
+        """String of hashed 16-bit document-frequency counters, one generation of the stream's
         documents (worker/threads/state.py ``_DF_SLOTS``). Before release 26 a hash,
         ``<prefix>:th:df``, which this one replaces: an old one may be deleted."""
         return f"{self.prefix}:th:dfc:{generation}"

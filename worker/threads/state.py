@@ -94,21 +94,24 @@ _DF_REFRESH = 32
 #: features whose count a process keeps (a drop-everything cache: emptied when full)
 _DF_KEEP = 200_000
 #: Document frequencies live in hashed counters, not a hash field per feature: a Redis string of
-#: ``_DF_SLOTS`` 32-bit counters, read and incremented with one BITFIELD command for all of an
-#: article's features (a hash of every feature ever seen grew without bound: names, numbers and
-#: CJK bigrams are new every day, some GB a year at a few million articles a day, and one
-#: HINCRBY a feature was the largest share of Redis's commands: ~180 a long page, 154 µs of
-#: its time in bench/pipeline.py; BITFIELD with the same increments ~70 µs for 360 of them).
-#: A feature counts in ``_DF_PROBES`` counters and its frequency is the least of them (a
-#: count-min sketch, Cormode and Muthukrishnan 2005): a collision can only add, and both of a
-#: feature's counters must be hit for it to.
-_DF_SLOTS = 1 << 22
-_DF_PROBES = 2
+#: ``_DF_SLOTS`` 16-bit counters (saturating), read and incremented with one BITFIELD command
+#: for all of an article's features. A hash of every feature ever seen grew without bound (names,
+#: numbers and CJK bigrams are new every day: some GB a year at a few million articles a day,
+#: on a Redis run with noeviction), and one HINCRBY a feature was the largest share of an
+#: assignment's commands (117.7 -> 82.6 commands an assignment on AllSides). Redis's time is
+#: about the same (a BITFIELD operation costs ~0.3 µs, a HINCRBY ~0.3-0.7 µs here). One counter
+#: a feature (``_DF_PROBES``; a count-min sketch with more, Cormode and Muthukrishnan 2005, costs
+#: an operation more a feature each way): a collision can only add, and with ~1 million distinct
+#: features a generation in 16.7 million counters ~6% of features share theirs, mostly with
+#: another rare one. 16 bits: a feature in more than 65,535 of a generation's 100,000
+#: documents is no stop word yet weighs next to nothing either way
+_DF_SLOTS = 1 << 24
+_DF_PROBES = 1
+_DF_TYPE = "u16"
 #: documents a generation of counters covers: counts go to the current generation (the stream's
 #: document count // this), IDF reads it and the one before, and a process starting a
-#: generation deletes the one before that. So IDF covers the last 100,000-200,000 documents,
-#: memory is fixed (2 x 16 MiB), and the sketch never fills: ~200 features a document, some 1-2
-#: million distinct ones a generation in 4 million counters
+#: generation deletes the one before that. So IDF covers the last 100,000-200,000 documents and
+#: memory is fixed (2 x 32 MiB)
 _DF_GEN_DOCS = 100_000
 #: the newest clusters each level's "all" sorted set keeps (it serves only `storyline threads`,
 #: which lists the newest few hundred): cluster hashes expire, but their ids stayed in that set
@@ -231,13 +234,13 @@ def _df_offsets(term: str) -> tuple[str, ...]:
 
 def _df_get(term: str) -> list[str]:
     """BITFIELD_RO operations reading the feature's counters."""
-    return [x for offset in _df_offsets(term) for x in ("GET", "u32", offset)]
+    return [x for offset in _df_offsets(term) for x in ("GET", _DF_TYPE, offset)]
 
 
 def _df_incr(term: str, n: int) -> list[str | int]:
     """BITFIELD operations adding ``n`` to each of the feature's counters (once to a counter
     both probes land on)."""
-    return [x for offset in dict.fromkeys(_df_offsets(term)) for x in ("INCRBY", "u32", offset, n)]
+    return [x for offset in dict.fromkeys(_df_offsets(term)) for x in ("INCRBY", _DF_TYPE, offset, n)]
 
 
 class ThreadState:
@@ -450,6 +453,8 @@ class ThreadState:
         key = self._k.df_counts(gen)
         ops = [x for t, n in pending.items() for x in _df_incr(t, n)]
         if ops:
+            # a generation's first write allocates its 32 MiB (~16 ms of Redis's time, once in
+            # 100,000 documents; 11 µs an assignment in a bench of 1,479)
             commands.append(("BITFIELD", key, "OVERFLOW", "SAT", *ops))
             commands.append(("EXPIRE", key, self._s.ttl_seconds))
         if gen != self._sent_gen:
