@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from itertools import chain, repeat, starmap
+from operator import add
 import threading
 import time
 import uuid
@@ -100,13 +102,12 @@ _DF_KEEP = 200_000
 #: on a Redis run with noeviction), and one HINCRBY a feature was the largest share of an
 #: assignment's commands (117.7 -> 82.6 commands an assignment on AllSides). Redis's time is
 #: about the same (a BITFIELD operation costs ~0.3 µs, a HINCRBY ~0.3-0.7 µs here). One counter
-#: a feature (``_DF_PROBES``; a count-min sketch with more, Cormode and Muthukrishnan 2005, costs
+#: a feature (a count-min sketch with two, Cormode and Muthukrishnan 2005, costs
 #: an operation more a feature each way): a collision can only add, and with ~1 million distinct
 #: features a generation in 16.7 million counters ~6% of features share theirs, mostly with
 #: another rare one. 16 bits: a feature in more than 65,535 of a generation's 100,000
 #: documents is no stop word yet weighs next to nothing either way
 _DF_SLOTS = 1 << 24
-_DF_PROBES = 1
 _DF_TYPE = "u16"
 #: documents a generation of counters covers: counts go to the current generation (the stream's
 #: document count // this), IDF reads it and the one before, and a process starting a
@@ -225,22 +226,23 @@ class _Level:
 
 
 @lru_cache(maxsize=200_000)
-def _df_offsets(term: str) -> tuple[str, ...]:
-    """The feature's ``_DF_PROBES`` counters (BITFIELD's ``#n`` offsets, in counters), from a
-    stable hash: every process must find the same ones (Python's ``hash`` differs by process)."""
-    digest = hashlib.blake2b(term.encode(), digest_size=4 * _DF_PROBES).digest()
-    return tuple(f"#{int.from_bytes(digest[4 * i:4 * i + 4], 'little') % _DF_SLOTS}" for i in range(_DF_PROBES))
+def _df_offset(term: str) -> str:
+    """The feature's counter (BITFIELD's ``#n`` offset, in counters), from a stable hash: every
+    process must find the same one (Python's ``hash`` differs by process)."""
+    digest = hashlib.blake2b(term.encode(), digest_size=4).digest()
+    return f"#{int.from_bytes(digest, 'little') % _DF_SLOTS}"
 
 
-def _df_get(term: str) -> list[str]:
-    """BITFIELD_RO operations reading the feature's counters."""
-    return [x for offset in _df_offsets(term) for x in ("GET", _DF_TYPE, offset)]
+@lru_cache(maxsize=200_000)
+def _df_get(term: str) -> tuple[str, str, str]:
+    """The BITFIELD_RO operation reading the feature's counter (cached: an article's read
+    joins ~50-300 of them into one command)."""
+    return ("GET", _DF_TYPE, _df_offset(term))
 
 
-def _df_incr(term: str, n: int) -> list[str | int]:
-    """BITFIELD operations adding ``n`` to each of the feature's counters (once to a counter
-    both probes land on)."""
-    return [x for offset in dict.fromkeys(_df_offsets(term)) for x in ("INCRBY", _DF_TYPE, offset, n)]
+def _df_incr(term: str, n: int) -> tuple[str, str, str, int]:
+    """The BITFIELD operation adding ``n`` to the feature's counter."""
+    return ("INCRBY", _DF_TYPE, _df_offset(term), n)
 
 
 class ThreadState:
@@ -322,7 +324,7 @@ class ThreadState:
         commands.append(("GET", self._k.assignment(article_id)))
         commands.append(("GET", self._k.df_total))
         if read:
-            slots = [x for t in read for x in _df_get(t)]
+            slots = list(chain.from_iterable(map(_df_get, read)))
             commands.extend([("BITFIELD_RO", self._k.df_counts(g), *slots) for g in gens])
         replies = execute_packed(self._r, commands)[-(2 + len(gens)):]
         done = self._recorded(replies[0])
@@ -332,13 +334,11 @@ class ThreadState:
             if len(known) + len(read) > _DF_KEEP:
                 known.clear()
             # read after this round trip's sends (queued before the reads): nothing to add.
-            # A feature's count in a generation is the least of its counters there, and its
-            # count the sum over the generations read
-            counts = [0] * len(read)
-            for values in replies[2:]:
-                counts = [c + min(values[i * _DF_PROBES:(i + 1) * _DF_PROBES]) for i, c in enumerate(counts)]
-            for t, c in zip(read, counts):
-                known[t] = (float(c), seq)
+            # A feature's count: the sum of its counter over the generations read
+            counts = replies[2] if read else []
+            for values in replies[3:]:
+                counts = list(map(add, counts, values))
+            known.update(zip(read, zip(map(float, counts), repeat(seq))))
             dfs = {t: (known[t][0] if t in known else 0.0) + pending.get(t, 0) for t in terms}
         self._stream_docs = float(replies[1] or 0)
         # the documents the counts read cover: the two generations' (all of a young stream's)
@@ -451,7 +451,7 @@ class ThreadState:
         # a process that starts one deletes the generation before the last, which no reader needs
         gen = int(self._stream_docs // _DF_GEN_DOCS)
         key = self._k.df_counts(gen)
-        ops = [x for t, n in pending.items() for x in _df_incr(t, n)]
+        ops: list[str | int] = list(chain.from_iterable(starmap(_df_incr, pending.items())))
         if ops:
             # a generation's first write allocates its 32 MiB (~16 ms of Redis's time, once in
             # 100,000 documents; 11 µs an assignment in a bench of 1,479)
@@ -479,7 +479,7 @@ class ThreadState:
         feature, as Redis holds it: counts this process has not sent yet are not in it."""
         gen = int(float(self._r.get(self._k.df_total) or 0) // _DF_GEN_DOCS)
         replies = execute_packed(self._r, [("BITFIELD_RO", self._k.df_counts(g), *_df_get(term)) for g in (gen, gen - 1) if g >= 0])
-        return sum(min(values) for values in replies)
+        return sum(values[0] for values in replies)
 
     def flush(self) -> None:
         """Send the counts still pending and a trim still due (a process about to stop; tests)."""
