@@ -173,3 +173,20 @@ def test_event_weekday_reads_the_lede_not_the_background():
     filler = " ".join(["officials"] * WEEKDAY_LEDE_WORDS)
     text = f"The council voted on Monday to close the plant. {filler}. On Friday, Friday and Friday talks resume."
     assert event_weekday("Council votes", text) == 0  # Monday, named in the lede; not Friday, named later
+
+
+def test_unrelated_japanese_and_chinese_articles_share_no_function_bigrams():
+    """Bigrams of two function characters ("し"+"た") were the strongest features of every
+    Japanese article: two unrelated ones scored 0.17, near the dated story bar (0.18)."""
+    from itertools import combinations
+
+    from tests.conftest import RESOURCES
+    from worker.threads.cluster import cosine, features, lead, vectorise
+
+    texts = {p.stem: p.read_text(encoding="utf-8") for p in sorted((RESOURCES / "cjk").glob("*.txt"))}
+    vecs = {k: vectorise(features(None, lead(t), k[:2]), {}, 0.0, k[:2], 60) for k, t in texts.items()}
+    assert not {"した", "され", "れた", "する"} & set(vecs["ja_lhpat"])
+    assert max(cosine(vecs[a], vecs[b]) for a, b in combinations(vecs, 2)) < 0.1
+    for k, t in texts.items():  # the first half of an article is still close to it
+        half = vectorise(features(None, lead(t[: len(t) // 2]), k[:2]), {}, 0.0, k[:2], 60)
+        assert cosine(vecs[k], half) > 0.7

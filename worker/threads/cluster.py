@@ -515,7 +515,9 @@ def _unspaced_features(title: str | None, text: str, language: str) -> Features:
     bigrams within each run of such characters, and the words of spaced runs (Latin names,
     numbers). A bigram is the standard unit for CJK retrieval when no segmenter is at hand
     (jieba or MeCab with their dictionaries: 50-100 MB). No stems and no names: bigrams of a
-    name are its features already."""
+    name are its features already. Stop words (the language's most frequent words in wordfreq)
+    drop the bigrams they make: without it two unrelated Japanese articles shared their
+    strongest features ("した", "され", "れた": cosine 0.17, the dated story bar is 0.18)."""
     counts: Counter[str] = Counter()
     surface: dict[str, str] = {}
     stops = stop_words(language)
@@ -523,7 +525,10 @@ def _unspaced_features(title: str | None, text: str, language: str) -> Features:
         prev = ""
         for u in units(part):
             if is_unspaced_unit(u):
-                if prev:
+                # a bigram of two function characters ("し"+"た", "的"+"人") or a stop word
+                # itself ("する", "中国") is no evidence of the event: dropped, as spaced
+                # languages drop their stop words
+                if prev and not (prev + u in stops or (prev in stops and u in stops)):
                     gram = prev + u
                     counts[gram] += weight
                     surface.setdefault(gram, gram)
