@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 import regex
 import Stemmer
-from wordfreq import top_n_list, word_frequency
+from wordfreq import available_languages, top_n_list, word_frequency
 
 from worker.words import is_unspaced, is_unspaced_unit, prefix_end, units
 
@@ -115,14 +115,31 @@ LEAD_WORDS = 400
 
 
 #: languages whose wordfreq lists need no extra tokenizer (ja/zh/ko need MeCab or jieba) and are
-#: common in news; others use English. Each list loaded costs ~40 MiB per worker process.
+#: common in news: their "best" (large) lists, 2-90 MiB per worker process each, loaded on a
+#: language's first article (the lists the quality sets were measured with)
 _FREQ_LANGUAGES = frozenset({"en", "de", "fr", "es", "it", "pt", "nl", "sv", "da", "nb", "fi", "pl", "cs", "ru", "uk", "tr", "ar"})
+#: every other language wordfreq has without an extra tokenizer (Hindi, Hebrew, Persian, Bengali,
+#: Urdu, Tamil, Greek, Bulgarian, Vietnamese, ...): its "small" list (words of frequency 1e-6 and
+#: above, 1-10 MiB each), enough for the stop words, the prior and the rare-word name rule of
+#: caseless scripts, whose thresholds are 1e-5 and 1e-6. Before, these languages fell back to
+#: English frequencies: no stop words, and in a caseless script every word counted as a name
+_SMALL_FREQ_LANGUAGES = frozenset(available_languages()) - _FREQ_LANGUAGES - {"ja", "zh", "ko"}
+
+
+#: py3langid's codes for languages wordfreq files under another one
+_WORDFREQ_CODES = {"no": "nb", "hr": "sh", "sr": "sh", "bs": "sh", "tl": "fil"}
 
 
 @lru_cache(maxsize=200_000)
 def _freq(word: str, language: str | None) -> float:
-    """wordfreq's frequency of ``word``, never raising for a language it lacks (py3langid can say 'zxx')."""
-    return word_frequency(word, language if language in _FREQ_LANGUAGES else "en")
+    """wordfreq's frequency of ``word``, never raising for a language it lacks (py3langid can say
+    'zxx'): English frequencies for those."""
+    language = _WORDFREQ_CODES.get(language or "", language)
+    if language in _FREQ_LANGUAGES:
+        return word_frequency(word, language)
+    if language in _SMALL_FREQ_LANGUAGES:
+        return word_frequency(word, language, "small")
+    return word_frequency(word, "en")
 
 
 @lru_cache(maxsize=200_000)
@@ -135,10 +152,11 @@ def prior_df(term: str, language: str) -> float:
 @lru_cache(maxsize=64)
 def stop_words(language: str) -> frozenset[str]:
     """The language's ``_STOP_WORDS`` most frequent words, none for a language wordfreq lacks."""
-    if language not in _FREQ_LANGUAGES and language not in {"ja", "zh", "ko"}:
+    language = _WORDFREQ_CODES.get(language, language)
+    if language not in _FREQ_LANGUAGES and language not in _SMALL_FREQ_LANGUAGES and language not in {"ja", "zh", "ko"}:
         return frozenset()
     try:
-        return frozenset(top_n_list(language, _STOP_WORDS))
+        return frozenset(top_n_list(language, _STOP_WORDS, "small" if language in _SMALL_FREQ_LANGUAGES else "best"))
     except (LookupError, ValueError):  # wordfreq without its optional tokenizer for a language
         return frozenset()
 
