@@ -280,6 +280,12 @@ def pair_baseline(a: Article, b: Article, threshold: float) -> bool:
 def same_story(client: redis.Redis, settings: ThreadSettings, a: Article, b: Article) -> bool:
     """Whether the two texts of a pair, assigned undated under a state of their own (IDF is then
     the wordfreq prior), land in one story."""
+    return same_clusters(client, settings, a, b)[0]
+
+
+def same_clusters(client: redis.Redis, settings: ThreadSettings, a: Article, b: Article) -> tuple[bool, bool]:
+    """Whether the two texts of a pair, assigned as in ``same_story``, land in one story, and in
+    one thread."""
     prefix = f"bench-threads-{uuid.uuid4().hex[:8]}"
     state = ThreadState(client, Keys(prefix), settings)
     try:
@@ -287,7 +293,7 @@ def same_story(client: redis.Redis, settings: ThreadSettings, a: Article, b: Art
         y = state.assign(b.article_id, b.title, b.text, b.language, b.when, dated=False)
     finally:
         _clean(client, prefix)
-    return x.story.cluster_id == y.story.cluster_id
+    return x.story.cluster_id == y.story.cluster_id, x.thread.cluster_id == y.thread.cluster_id
 
 
 def semeval(settings: ThreadSettings, limit: int | None, baseline_t: float) -> None:
@@ -298,6 +304,8 @@ def semeval(settings: ThreadSettings, limit: int | None, baseline_t: float) -> N
     diff: dict[str, list[bool]] = defaultdict(list)
     base_same: dict[str, list[bool]] = defaultdict(list)
     base_diff: dict[str, list[bool]] = defaultdict(list)
+    thread_same: dict[str, list[bool]] = defaultdict(list)
+    thread_diff: dict[str, list[bool]] = defaultdict(list)
     counts: Counter[str] = Counter()
     for pair in load_pairs(limit=limit):
         counts[pair.languages] += 1
@@ -308,17 +316,20 @@ def semeval(settings: ThreadSettings, limit: int | None, baseline_t: float) -> N
             a, b = _pair_article(pair, 0, limits), _pair_article(pair, 1, limits)
         except Exception:  # a text the extract stage refuses never reaches the thread stage
             continue
-        together = same_story(client, settings, a, b)
+        together, one_thread = same_clusters(client, settings, a, b)
         (same if rating == 1 else diff)[pair.languages].append(together)
+        (thread_same if rating == 1 else thread_diff)[pair.languages].append(one_thread)
         (base_same if rating == 1 else base_diff)[pair.languages].append(pair_baseline(a, b, baseline_t))
     print(f"\nSemEval-2022 task 8 pairs, undated: share put in one story (rated 1 = same event, 4 = different events);"
           f" baseline at t={baseline_t} (its best on AllSides undated)")
-    print(f"{'language':<9} {'pairs':>5} {'same':>5} {'Storyline':>9} {'baseline':>8}   {'diff':>5} {'Storyline':>9} {'baseline':>8}")
+    print(f"{'language':<9} {'pairs':>5} {'same':>5} {'Storyline':>9} {'baseline':>8}   {'diff':>5} {'Storyline':>9} {'baseline':>8}"
+          f"   {'one thread: same':>9} {'diff':>8}")
     for langs, n in counts.most_common():
         sm, df = same[langs], diff[langs]
         def share(xs: list[bool]) -> str:
             return f"{100 * sum(xs) / len(xs):8.0f}%" if xs else f"{'-':>9}"
-        print(f"{langs:<9} {n:>5} {len(sm):>5} {share(sm)} {share(base_same[langs])}   {len(df):>5} {share(df)} {share(base_diff[langs])}")
+        print(f"{langs:<9} {n:>5} {len(sm):>5} {share(sm)} {share(base_same[langs])}   {len(df):>5} {share(df)} {share(base_diff[langs])}"
+              f"   {share(thread_same[langs])} {share(thread_diff[langs])}")
 
 
 # -- scale ------------------------------------------------------------------------------------
