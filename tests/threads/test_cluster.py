@@ -216,3 +216,15 @@ def test_languages_beyond_the_large_lists_get_stop_words_and_a_prior():
         # not every run of words (before: a third of the features; Hebrew's prefixed words, ו- and
         # ב-, are still rare as written, so it keeps a few)
         assert len(names) < 0.25 * len(feats.counts), (language, names)
+
+
+def test_a_caseless_language_without_frequencies_gets_no_rarity_names():
+    """Korean has no wordfreq list usable without MeCab: every word would be "rare", and every
+    run of words a name."""
+    from tests.conftest import RESOURCES
+    from worker.threads.cluster import features, has_frequencies, lead
+
+    assert not has_frequencies("ko") and has_frequencies("he") and has_frequencies("ar")
+    text = (RESOURCES / "cjk" / "ko_entermedia_8576.txt").read_text(encoding="utf-8")
+    feats = features(None, lead(text), "ko")
+    assert feats.counts and not [f for f in feats.counts if f.startswith("e:")]

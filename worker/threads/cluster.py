@@ -142,6 +142,12 @@ def _freq(word: str, language: str | None) -> float:
     return word_frequency(word, "en")
 
 
+def has_frequencies(language: str | None) -> bool:
+    """Whether wordfreq's frequencies of the language's words are used (not English's)."""
+    language = _WORDFREQ_CODES.get(language or "", language)
+    return language in _FREQ_LANGUAGES or language in _SMALL_FREQ_LANGUAGES
+
+
 @lru_cache(maxsize=200_000)
 def prior_df(term: str, language: str) -> float:
     """Expected fraction of documents containing ``term`` (a word or a phrase), from wordfreq."""
@@ -505,9 +511,13 @@ def _caseless_features(title_toks: list[Token], body_toks: list[Token], language
     counts: Counter[str] = Counter()
     surface: dict[str, str] = {}
     display: dict[str, str] = {}
+    # rarity says "name" only where general text is known: a language without a wordfreq list
+    # (Korean: wordfreq needs MeCab for it; Georgian, Amharic, ...) has every word rare, so
+    # every run of words would be a name
+    names = ENTITY_WEIGHT > 0 and has_frequencies(language)
     for weight, toks in ((_TITLE_BOOST, title_toks), (1.0, body_toks)):
         _count_terms(toks, weight, language, stops, counts, surface, display)
-        if ENTITY_WEIGHT > 0:
+        if names:
             run: list[str] = []
             for t in toks + [None]:
                 if t is not None and t.joined and len(t.lower) >= 3 and _freq(t.lower, language) < _CASELESS_NAME_FREQ:
