@@ -130,11 +130,15 @@ _SMALL_FREQ_LANGUAGES = frozenset(available_languages()) - _FREQ_LANGUAGES - {"j
 _WORDFREQ_CODES = {"no": "nb", "hr": "sh", "sr": "sh", "bs": "sh", "tl": "fil"}
 
 
+def _wordfreq_code(language: str | None) -> str:
+    return _WORDFREQ_CODES.get(language or "", language or "")
+
+
 @lru_cache(maxsize=200_000)
 def _freq(word: str, language: str | None) -> float:
     """wordfreq's frequency of ``word``, never raising for a language it lacks (py3langid can say
     'zxx'): English frequencies for those."""
-    language = _WORDFREQ_CODES.get(language or "", language)
+    language = _wordfreq_code(language)
     if language in _FREQ_LANGUAGES:
         return word_frequency(word, language)
     if language in _SMALL_FREQ_LANGUAGES:
@@ -144,7 +148,7 @@ def _freq(word: str, language: str | None) -> float:
 
 def has_frequencies(language: str | None) -> bool:
     """Whether wordfreq's frequencies of the language's words are used (not English's)."""
-    language = _WORDFREQ_CODES.get(language or "", language)
+    language = _wordfreq_code(language)
     return language in _FREQ_LANGUAGES or language in _SMALL_FREQ_LANGUAGES
 
 
@@ -158,8 +162,8 @@ def prior_df(term: str, language: str) -> float:
 @lru_cache(maxsize=64)
 def stop_words(language: str) -> frozenset[str]:
     """The language's ``_STOP_WORDS`` most frequent words, none for a language wordfreq lacks."""
-    language = _WORDFREQ_CODES.get(language, language)
-    if language not in _FREQ_LANGUAGES and language not in _SMALL_FREQ_LANGUAGES and language not in {"ja", "zh", "ko"}:
+    language = _wordfreq_code(language)
+    if not has_frequencies(language) and language not in {"ja", "zh", "ko"}:
         return frozenset()
     try:
         return frozenset(top_n_list(language, _STOP_WORDS, "small" if language in _SMALL_FREQ_LANGUAGES else "best"))
@@ -372,12 +376,12 @@ WEEKDAY_LEDE_WORDS = 80
 def event_weekday(title: str | None, text: str) -> int | None:
     """The weekday an article dates its event by (Monday = 0): the one its title and lede
     (``WEEKDAY_LEDE_WORDS``) name most often, the first named on a tie; None when it names none."""
-    joined = f"{title or ''}\n{lead(text, WEEKDAY_LEDE_WORDS)}"
     # a unit whose lower case is a weekday name leaves that name in the lower-cased text (no
     # name has a sigma, the one letter lowered by context): most texts name no weekday, and
-    # then need no units (~100 µs for a lead) nor a lookup per unit
-    if _WEEKDAY_NAMES.search(joined.lower()) is None:
+    # then need no lede cut, no units (~100 µs for a lead) nor a lookup per unit
+    if _WEEKDAY_NAMES.search(f"{title or ''}\n{text}".lower()) is None:
         return None
+    joined = f"{title or ''}\n{lead(text, WEEKDAY_LEDE_WORDS)}"
     counts: Counter[int] = Counter()
     first: dict[int, int] = {}
     for i, u in enumerate(units(joined)):

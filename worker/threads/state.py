@@ -225,6 +225,13 @@ class _Level:
     centroid: Vector  # the new centroid, for the process's cache
 
 
+def _df_generations(docs: float) -> list[int]:
+    """The counters' generations IDF reads for a stream of ``docs`` documents: the current one
+    first, then the one before it (``_DF_GEN_DOCS``)."""
+    gen = int(docs // _DF_GEN_DOCS)
+    return [gen, gen - 1] if gen else [0]
+
+
 @lru_cache(maxsize=200_000)
 def _df_offset(term: str) -> str:
     """The feature's counter (BITFIELD's ``#n`` offset, in counters), from a stable hash: every
@@ -311,7 +318,8 @@ class ThreadState:
         with self._df_lock:
             seq = self._assigned
             self._assigned += 1
-            gen = int(self._stream_docs // _DF_GEN_DOCS)
+            live = _df_generations(self._stream_docs)
+            gen = live[0]
             known = self._df_known
             if gen != self._df_gen:  # a new generation: what was kept counted the old window
                 known.clear()
@@ -320,7 +328,7 @@ class ThreadState:
             # in a young stream every time, as with sending: ``_DF_BATCH_SHARE``)
             refresh = min(_DF_REFRESH, max(1, int(self._stream_docs * _DF_BATCH_SHARE)))
             read = [t for t in terms if (k := known.get(t)) is None or seq - k[1] >= refresh]
-        gens = [g for g in (gen, gen - 1) if g >= 0] if read else []
+        gens = live if read else []
         commands.append(("GET", self._k.assignment(article_id)))
         commands.append(("GET", self._k.df_total))
         if read:
@@ -449,7 +457,7 @@ class ThreadState:
                     known[t] = (k[0] + n, k[1])
         # one BITFIELD for the batch's features (see ``_DF_SLOTS``), into the current generation;
         # a process that starts one deletes the generation before the last, which no reader needs
-        gen = int(self._stream_docs // _DF_GEN_DOCS)
+        gen = _df_generations(self._stream_docs)[0]
         key = self._k.df_counts(gen)
         ops: list[str | int] = list(chain.from_iterable(starmap(_df_incr, pending.items())))
         if ops:
@@ -477,8 +485,8 @@ class ThreadState:
     def document_frequency(self, term: str) -> int:
         """How many of the documents IDF counts (the last one or two generations) have the
         feature, as Redis holds it: counts this process has not sent yet are not in it."""
-        gen = int(float(self._r.get(self._k.df_total) or 0) // _DF_GEN_DOCS)
-        replies = execute_packed(self._r, [("BITFIELD_RO", self._k.df_counts(g), *_df_get(term)) for g in (gen, gen - 1) if g >= 0])
+        live = _df_generations(float(self._r.get(self._k.df_total) or 0))
+        replies = execute_packed(self._r, [("BITFIELD_RO", self._k.df_counts(g), *_df_get(term)) for g in live])
         return sum(values[0] for values in replies)
 
     def flush(self) -> None:
