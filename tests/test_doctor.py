@@ -111,3 +111,12 @@ def test_doctor_exits_1_on_a_real_redis_without_maxmemory_and_0_with_one(tmp_pat
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_doctor_warns_of_a_document_frequency_hash_a_past_release_left(client, settings, keys):
+    from worker.runtime.doctor import run_checks
+
+    assert "thread counts" not in {f.check for f in run_checks(client, settings)}
+    client.hset(keys.legacy_df, mapping={"ceasefire": 4, "election": 9})
+    found = {f.check: f for f in run_checks(client, settings)}["thread counts"]
+    assert found.level == "warn" and "2 features" in found.detail and f"UNLINK {keys.legacy_df}" in found.detail

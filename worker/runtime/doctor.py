@@ -1,5 +1,5 @@
 """``storyline doctor``'s checks beyond the Redis server's own (worker/store/doctor.py): workers
-answering, the dedup index's scheme, the queue and the output streams."""
+answering, the dedup index's scheme, state a past release left, the queue and the output streams."""
 
 from __future__ import annotations
 
@@ -26,6 +26,13 @@ def run_checks(client: redis.Redis, settings: Settings) -> list[Finding]:
     except IncompatibleIndex as exc:
         # every input would be dead-lettered as incompatible_index: say so before that happens
         findings.append(Finding("error", "dedup index", str(exc)))
+    if client.exists(keys.legacy_df):
+        # releases before 26 counted document frequencies in a hash that grew without bound;
+        # nothing reads it now, and on a Redis run with noeviction its memory is owed elsewhere
+        size = client.memory_usage(keys.legacy_df, samples=5) or 0
+        findings.append(Finding("warn", "thread counts", (
+            f"{keys.legacy_df}, the document-frequency hash of a release before 26, is left ({client.hlen(keys.legacy_df)} "
+            f"features, ~{size / 2**20:.0f} MiB) and no release reads it: `redis-cli UNLINK {keys.legacy_df}`")))
     queued = client.llen(keys.broker_queue)
     findings.append(Finding("ok", "queue", f"{queued} task(s) waiting in {keys.queue}"))
     for stream in keys.output_streams:

@@ -103,10 +103,16 @@ class Keys:
         return f"{self.dedup_slice(slice_no)}:r:{chunk}"
 
     # -- threads -------------------------------------------------------------------------
+    @property
+    def legacy_df(self) -> str:
+        """The document-frequency hash of releases before 26 (``df_counts`` replaces it): no
+        release reads it; ``storyline doctor`` reports one left behind."""
+        return f"{self.prefix}:th:df"
+
     def df_counts(self, generation: int) -> str:
         """String of hashed 16-bit document-frequency counters, one generation of the stream's
-        documents (worker/threads/state.py ``_DF_SLOTS``). Before release 26 a hash,
-        ``<prefix>:th:df``, which this one replaces: an old one may be deleted."""
+        documents (worker/threads/state.py ``_DF_SLOTS``). Before release 26 a hash
+        (``legacy_df``)."""
         return f"{self.prefix}:th:dfc:{generation}"
 
     @property
