@@ -349,8 +349,8 @@ class ThreadState:
             known.update(zip(read, zip(map(float, counts), repeat(seq))))
             dfs = {t: (known[t][0] if t in known else 0.0) + pending.get(t, 0) for t in terms}
         self._stream_docs = float(replies[1] or 0)
-        # the documents the counts read cover: the two generations' (all of a young stream's)
-        docs = self._stream_docs - max(0, gen - 1) * _DF_GEN_DOCS + pending_docs
+        # the documents the counts read cover: those since the oldest generation read began
+        docs = self._stream_docs - live[-1] * _DF_GEN_DOCS + pending_docs
         vec = vectorise(feats, dfs, docs, language, self._s.centroid_terms)
         headline = (title or "").strip() or "(untitled)"
         for _ in range(_MAX_ATTEMPTS):
