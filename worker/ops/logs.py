@@ -104,7 +104,11 @@ def configure_logging(level: str = "INFO", json_logs: bool = False) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_level_number(level)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # WriteLogger writes a line and its newline in one write(); print() (PrintLogger) writes
+        # them in two, and with unbuffered stderr (PYTHONUNBUFFERED=1, as in deploy/Dockerfile)
+        # the pool processes sharing one stderr pipe then glue lines together. One write of a
+        # line up to PIPE_BUF (4 KiB) is atomic on a pipe, so lines of several processes stay whole.
+        logger_factory=structlog.WriteLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
     if json_logs:
