@@ -72,3 +72,31 @@ def test_an_article_ending_in_a_signup_box_is_kept():
 
     body = seed_paths()[0].read_text() + "\nRegister now\nEmail address\nFirst name\nPassword\n"
     assert extract_document(body.encode(), uri="x.txt", max_bytes=MAX, min_words=20).word_count > 300
+
+
+@pytest.mark.parametrize("notice", [
+    "Local council backs new bridge\n\nWe use cookies on our website to give you the best experience. Some cookies are "
+    "needed for the site to work; others help us show personalised ads. By clicking accept you agree to our use of "
+    "cookies. You can change your cookie settings at any time in your browser.",
+    "Neue Brücke über den Rhein\n\nWir verwenden auf unserer Webseite Cookies, um Ihnen das beste Angebot zu zeigen. "
+    "Mit der weiteren Nutzung erklären Sie sich mit dem Einsatz von Cookies einverstanden. Weitere Informationen "
+    "finden Sie in unserer Datenschutzerklärung.",
+    "Köprü projesi onaylandı\n\nSize daha iyi hizmet sunabilmek için sitemizde çerezler kullanıyoruz. Sitemizi "
+    "kullanmaya devam ederek çerezleri kullanmamıza izin vermiş olursunuz. Gizlilik politikamızı okuyabilirsiniz.",
+])
+def test_a_cookie_or_consent_notice_is_not_an_article(notice):
+    with pytest.raises(NoContent, match="consent notice"):
+        extract_document(notice.encode(), uri="notice.txt", max_bytes=MAX, min_words=20)
+
+
+def test_news_about_cookies_and_an_article_under_a_cookie_box_are_kept():
+    news = ("Regulator fines ad firm over cookies\n\nThe data protection regulator fined an advertising firm on "
+            "Tuesday for placing cookies without consent. The firm said it would accept the ruling and change its "
+            "cookie settings for users across Europe, where privacy rules are strict. Campaigners said the fine was "
+            "too small and asked other regulators to follow.")
+    assert "cookies" in extract_document(news.encode(), uri="news.txt", max_bytes=MAX, min_words=20).text
+    boxed = ("Storm closes harbour\n\nWe use cookies on our website. Accept cookies to continue.\n\n" + " ".join(
+        ["The harbour was closed on Monday as a storm brought winds of over 100 km/h to the coast, and ferries "
+         "stayed in port while crews checked the sea walls."] * 3) + " Officials said the harbour would reopen once "
+        "the wind dropped, probably on Wednesday, and asked drivers to avoid the coast road.")
+    assert "harbour" in extract_document(boxed.encode(), uri="boxed.txt", max_bytes=MAX, min_words=20).text

@@ -19,7 +19,7 @@ from worker.words import is_alphabetic, is_cjk, iter_units, units
 #: given a page's candidate lines, the ones learned as chrome for its site (see chrome.py)
 LearnedChrome = Callable[[Sequence[str]], Collection[str]]
 
-__all__ = ["ExtractedArticle", "LearnedChrome", "extract_document", "decode_body", "check_prose"]
+__all__ = ["ExtractedArticle", "LearnedChrome", "extract_document", "decode_body", "check_prose", "consent_signals"]
 
 
 def check_prose(text: str, *, min_words: int, max_words: int) -> None:
@@ -64,6 +64,35 @@ def check_prose(text: str, *, min_words: int, max_words: int) -> None:
     walls = {m.group(0).lower() for m in _ACCESS_WALL.finditer(sample)}
     if len(walls) >= _WALL_SIGNALS:
         raise NoContent(f"a registration or paywall page, not the article ({', '.join(sorted(walls)[:4])} ...)")
+    consent = consent_signals(sample)
+    if consent:
+        raise NoContent(f"a cookie or consent notice, not the article ({', '.join(consent)})")
+
+
+def consent_signals(text: str) -> list[str]:
+    """The kinds of consent-notice wording a short text holds, when they make it a cookie or
+    consent notice (else []): cookies named at least twice, the site or the reader's browser
+    addressed, and consent or privacy wording.
+
+    Such a page stands in front of many articles of one site with the same text each time
+    (SemEval-2022's German pairs: one notice in front of a concert review and a road accident);
+    threaded, every notice of a site would form one story. A news report *about* cookies or
+    consent rules names cookies, consent and privacy too, but as news: it does not speak as
+    the site ("we use cookies", "our website") or to the reader's browser. No library finds
+    these (trafilatura keeps them when they are all a page has), hence the phrase lists, for
+    the languages of the development sets and the larger European and Asian ones."""
+    if len(_COOKIE.findall(text)) < 2:
+        return []
+    kinds = [name for name, pattern in _CONSENT_KINDS if pattern.search(text)]
+    if "site or browser" not in kinds or len(kinds) < 2:
+        return []
+    # and the notice is most of the text, not a box above a short article: the sentences that
+    # name cookies or say any of the kinds hold at least half of its characters
+    sentences = [x for x in _SENTENCES.split(text) if x.strip()]
+    notice = sum(len(x) for x in sentences if _COOKIE.search(x) or any(p.search(x) for _, p in _CONSENT_KINDS))
+    if notice < 0.5 * sum(map(len, sentences)):
+        return []
+    return ["cookies", *kinds]
 
 
 #: phrases of registration, login and paywall pages ("TAKE A FREE TRIAL ... Email address First
@@ -73,9 +102,53 @@ _ACCESS_WALL = re.compile(
     r"register now|registered users|by registering|create (?:an|your) account|free trial|"
     r"enter your (?:details|email)|email address|first name|last name|password|sign in to|log in to|"
     r"already (?:a subscriber|have an account)|subscribe (?:now|to (?:continue|read))|to continue reading|"
-    r"activate your account|print subscriber|this (?:article|content) is (?:for|available to) (?:subscribers|members)",
+    r"activate your account|print subscriber|this (?:article|content) is (?:for|available to) (?:subscribers|members)|"
+    # the same page in the other languages of the development sets and the larger European
+    # ones: several-word phrases only, since single words ("registrati", "войти") are common in news
+    r"jetzt (?:registrieren|anmelden|abonnieren)|registrierte nutzer|kostenlos testen|e-mail-adresse|passwort|"
+    r"bereits abonnent|um weiterzulesen|(?:nur )?für abonnenten|"
+    r"créer (?:un|votre) compte|adresse e-mail|mot de passe|déjà abonné|essai gratuit|réservé aux abonnés|"
+    r"pour lire la suite|crear una cuenta|correo electrónico|contraseña|iniciar sesión|ya eres suscriptor|"
+    r"prueba gratuita|exclusivo para suscriptores|para seguir leyendo|crea un account|indirizzo e-?mail|"
+    r"sei già abbonato|prova gratuita|riservato agli abbonati|per continuare a leggere|criar (?:uma )?conta|"
+    r"endereço de e-?mail|já é assinante|exclusivo para assinantes|para continuar (?:lendo|a ler)|account aanmaken|"
+    r"e-mailadres|wachtwoord|al abonnee|word abonnee|załóż konto|adres e-mail|zaloguj się|masz już konto|"
+    r"dla subskrybentów|создать аккаунт|адрес электронной почты|уже подписчик|оформите подписку|"
+    r"только для подписчиков|hesap oluştur|e-posta adresi|giriş yap|abone ol",
     re.IGNORECASE,
 )
+_SENTENCES = re.compile(r"(?<=[.!?。！？])\s+|\n+|(?<=[。！？])")
+#: cookies by name: the English loanword most languages use, and the native words of those that do not
+_COOKIE = re.compile(r"cookie|クッキー|쿠키|çerez|ملفات تعريف الارتباط|куки", re.IGNORECASE)
+#: what else a consent notice says, by kind; a notice speaks as the site or to the reader's
+#: browser ("site or browser"), and asks for consent or explains privacy
+_CONSENT_KINDS = [
+    ("site or browser", re.compile(
+        r"\b(?:our|this) (?:web ?site|site|pages)|\byour browser|"
+        r"unserer? (?:web ?seite|website|seite|angebot)|\bihre?m? browser|"
+        r"\bnotre site|\bce site|\bvotre navigateur|nuestr[oa] (?:sitio|web|página)|\bsu navegador|"
+        r"\bnostro sito|\b(?:tuo|vostro) browser|\bnosso (?:site|sítio)|\bseu navegador|"
+        r"\bdiese (?:web ?seite|website|seite)|\bquesto sito|\beste (?:sitio|site)|witryn|stron(?:ie|y) internetow|"
+        r"\bonze (?:web ?site|site)|\buw browser|\bnaszej stronie|\bnaszego serwisu|\bprzeglądar|"
+        r"\bнаш(?:ем)? сайт|\bваш(?:ем)? браузер|sitemiz|tarayıcınız|موقعنا|متصفحك|"
+        r"本网站|本站|您的浏览器|当サイト|本サイト|ブラウザ|당사|브라우저",
+        re.IGNORECASE)),
+    ("consent", re.compile(
+        r"\bconsent|\bagree|\baccept|einwillig|zustimm|einverstanden|akzeptier|consentement|\baccepte|"
+        r"consentimiento|\bacept|\bconsenso|\baccett|consentimento|\baceit|toestemming|akkoord|"
+        r"\bzgod|akceptuj|соглас|принима|\bonay|kabul|موافق|同意|동의",
+        re.IGNORECASE)),
+    ("privacy", re.compile(
+        r"privacy|data protection|personal data|datenschutz|personenbezogen|confidentialit|données personnelles|"
+        r"privacidad|datos personales|dati personali|privacidade|dados pessoais|persoonsgegevens|prywatno|"
+        r"danych osobowych|конфиденциальн|персональн|gizlilik|kişisel veri|الخصوصية|隐私|个人信息|個人情報|"
+        r"プライバシー|개인정보|\bgdpr|\bdsgvo|\brgpd|\brodo\b|\bkvkk",
+        re.IGNORECASE)),
+    ("settings", re.compile(
+        r"\bsettings|preferences|\benable|\bdisable|einstellungen|deaktivier|aktivier|paramètres|"
+        r"configuración|impostazioni|configurações|instellingen|ustawienia|настройк|ayarlar|設定|设置|설정",
+        re.IGNORECASE)),
+]
 #: characters the distinct-words test reads, and the fewest units it applies to
 _SAMPLE_CHARS = 2500
 _HEAPS_MIN = 20
