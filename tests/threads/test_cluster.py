@@ -228,3 +228,12 @@ def test_a_caseless_language_without_frequencies_gets_no_rarity_names():
     text = (RESOURCES / "cjk" / "ko_entermedia_8576.txt").read_text(encoding="utf-8")
     feats = features(None, lead(text), "ko")
     assert feats.counts and not [f for f in feats.counts if f.startswith("e:")]
+
+
+def test_a_full_stop_without_its_space_ends_the_word_and_opens_a_sentence():
+    toks = tokens("Die Einschränkungen.Die Politik muss handeln, sagt der U.S.-Experte von amazon.com e.V. Stuttgart.PP")
+    words = [t.word for t in toks]
+    assert "Einschränkungen" in words and "Einschränkungen.Die" not in words
+    assert [t.sentence_start for t in toks if t.word == "Die"] == [True, True]
+    # abbreviations, domains and all-capital codes keep their dots
+    assert "amazon.com" in words and "e.V" in words and "Stuttgart.PP" in words

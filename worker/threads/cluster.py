@@ -39,6 +39,12 @@ from worker.words import is_unspaced, is_unspaced_unit, prefix_end, units
 _LETTER = r"\p{L}\p{M}*"
 _TOKEN = regex.compile(rf"{_LETTER}(?:[\p{{L}}\p{{N}}\p{{M}}'’.-]*[\p{{L}}\p{{N}}\p{{M}}])?", regex.V1)
 _TOKEN_SPLIT = regex.compile(f"({_TOKEN.pattern})", regex.V1)
+#: a sentence's full stop with no space after it ("Einschränkungen.Die Politik", where a scrape
+#: joined two paragraphs): the token pattern keeps inner dots (U.S., amazon.com), so both words
+#: became one feature seen nowhere else ("einschrankungen.di"). A dot between two lowercase
+#: letters and a capitalised word is a sentence end; "U.S.", "e.V." and "amazon.com" are not
+#: touched. Caseless scripts have no such case and are left as they are
+_MISSING_SPACE = regex.compile(r"(?<=\p{Ll}\p{Ll})\.(?=\p{Lu}\p{Ll})", regex.V1)
 #: characters after a word that make the next word open a sentence (or a line)
 _SENTENCE_END = frozenset(".!?:\n\"“")
 #: pseudo-documents the wordfreq prior counts for; the online counts take over past this many.
@@ -233,7 +239,7 @@ def tokens(text: str) -> list[Token]:
     # C call: the same matches as finditer(), without a match object and three slices per word.
     # ’ becomes ' before the split, not per word: the pattern treats both alike, and neither
     # ends a sentence nor is a space in a gap
-    parts = _TOKEN_SPLIT.split(text.replace("’", "'"))
+    parts = _TOKEN_SPLIT.split(_MISSING_SPACE.sub(". ", text.replace("’", "'")))
     # a match ends with a letter or digit (the pattern's last class), never with "." or an
     # apostrophe: what follows it (the next gap) tells whether a sentence ends there
     first = True
