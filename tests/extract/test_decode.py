@@ -100,3 +100,16 @@ def test_news_about_cookies_and_an_article_under_a_cookie_box_are_kept():
          "stayed in port while crews checked the sea walls."] * 3) + " Officials said the harbour would reopen once "
         "the wind dropped, probably on Wednesday, and asked drivers to avoid the coast road.")
     assert "harbour" in extract_document(boxed.encode(), uri="boxed.txt", max_bytes=MAX, min_words=20).text
+
+
+def test_mojibake_in_a_text_is_repaired():
+    # UTF-8 read as Latin-1 upstream: "für" came as "fÃ¼r"
+    good = ("Raupen fressen Plastik\n\nDie Raupen der Großen Wachsmotte verbringen ihre Zeit für gewöhnlich damit, "
+            "sich in Bienenstöcken mit Wachs und Honig vollzustopfen, bis sie sich verpuppen. Forscher einer "
+            "Universität in Kanada haben nun entdeckt, dass sie auch Plastik fressen können.")
+    bad = good.encode("utf-8").decode("latin-1")
+    assert "Ã¼" in bad
+    article = extract_document(bad.encode("utf-8"), uri="moji.txt", max_bytes=MAX, min_words=20)
+    assert "für gewöhnlich" in article.text and "Ã" not in article.text
+    # a text without the marks is returned as it came
+    assert extract_document(good.encode(), uri="ok.txt", max_bytes=MAX, min_words=20).text == article.text
