@@ -237,3 +237,24 @@ def test_a_full_stop_without_its_space_ends_the_word_and_opens_a_sentence():
     assert [t.sentence_start for t in toks if t.word == "Die"] == [True, True]
     # abbreviations, domains and all-capital codes keep their dots
     assert "amazon.com" in words and "e.V" in words and "Stuttgart.PP" in words
+
+
+def test_the_frequency_fast_path_gives_wordfreqs_own_values():
+    from itertools import islice
+
+    from wordfreq import get_frequency_dict, top_n_list, word_frequency
+
+    from worker.threads.cluster import _PLAIN_LANGUAGES, _freq
+
+    checked = 0
+    for language in sorted(_PLAIN_LANGUAGES):
+        listed = list(get_frequency_dict(language))
+        # common words, words from the whole list down to its rarest, and words it lacks
+        words = top_n_list(language, 300) + listed[:: max(1, len(listed) // 700)] + [w + "qx" for w in listed[:50]]
+        for word in words:
+            assert _freq.__wrapped__(word, language) == word_frequency(word, language), (language, word)
+            checked += 1
+        # names and capitalised words take wordfreq's own path, and agree all the more
+        for word in islice((w.title() for w in listed[:100]), 20):
+            assert _freq.__wrapped__(word, language) == word_frequency(word, language)
+    assert checked > 10_000
