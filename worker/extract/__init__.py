@@ -105,7 +105,8 @@ _ACCESS_WALL = re.compile(
     r"already (?:a subscriber|have an account)|subscribe (?:now|to (?:continue|read))|to continue reading|"
     r"activate your account|print subscriber|this (?:article|content) is (?:for|available to) (?:subscribers|members)|"
     # the same page in the other languages of the development sets and the larger European
-    # ones: several-word phrases only, since single words ("registrati", "войти") are common in news
+    # ones: several-word phrases and the words for "password", never single words that are
+    # common in news ("registrati": "recorded", "войти": "to enter")
     r"jetzt (?:registrieren|anmelden|abonnieren)|registrierte nutzer|kostenlos testen|e-mail-adresse|passwort|"
     r"bereits abonnent|um weiterzulesen|(?:nur )?für abonnenten|"
     r"créer (?:un|votre) compte|adresse e-mail|mot de passe|déjà abonné|essai gratuit|réservé aux abonnés|"
@@ -118,7 +119,6 @@ _ACCESS_WALL = re.compile(
     r"только для подписчиков|hesap oluştur|e-posta adresi|giriş yap|abone ol",
     re.IGNORECASE,
 )
-_SENTENCES = re.compile(r"(?<=[.!?。！？])\s+|\n+|(?<=[。！？])")
 #: cookies by name: the English loanword most languages use, and the native words of those that do not
 _COOKIE = re.compile(r"cookie|クッキー|쿠키|çerez|ملفات تعريف الارتباط|куки", re.IGNORECASE)
 #: what else a consent notice says, by kind; a notice speaks as the site or to the reader's
@@ -150,6 +150,8 @@ _CONSENT_KINDS = [
         r"configuración|impostazioni|configurações|instellingen|ustawienia|настройк|ayarlar|設定|设置|설정",
         re.IGNORECASE)),
 ]
+#: where a notice's sentences end, in spaced and unspaced scripts (how much of a text the notice is)
+_SENTENCES = re.compile(r"(?<=[.!?。！？])\s+|\n+|(?<=[。！？])")
 #: characters the distinct-words test reads, and the fewest units it applies to
 _SAMPLE_CHARS = 2500
 _HEAPS_MIN = 20

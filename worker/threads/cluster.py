@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 import re
 import string
-from unicodedata import is_normalized
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from functools import cached_property, lru_cache, partial
 from itertools import repeat
 from operator import itemgetter, mul
 from typing import NamedTuple
+from unicodedata import is_normalized
 
 import regex
 import Stemmer
