@@ -7,7 +7,8 @@ Quality, beside a plain single-pass TF-IDF clustering baseline on the same input
   article moved 0-3 days later at random, as outlets cover one event over days: a feed built
   from the development set to test that one event is not split); **undated** (the same
   articles as text files "title, blank line, body", through the extract stage as `storyline
-  replay` handles a .txt file, dated by their ingestion time only).
+  replay` handles a .txt file, dated by their ingestion time only); **title and lead only,
+  undated** (the same, each body cut to its first paragraph: a feed of teasers).
 * SemEval-2022 task 8 pairs, every language (bench/data/semeval2022-task8-all): text 1 then
   text 2 assigned under a prefix of the pair's own, undated; the share of pairs put in one
   story among those rated 1 (same event) and 4 (different events), per language.
@@ -222,6 +223,12 @@ def undated(articles: list[Article]) -> list[Article]:
         ext = extract_document(raw, uri=f"{a.article_id}.txt", max_bytes=limits.max_bytes, min_words=1)
         out.append(replace(a, title=ext.title or "", text=ext.text, language=ext.language, when=now + i * 0.01, dated=False))
     return out
+
+
+def lead_only(articles: list[Article]) -> list[Article]:
+    """Each article cut to its first paragraph: a feed that carries title and lead only (an RSS
+    description, a scrape of a teaser page), one of the kinds issue 17 holds out."""
+    return [replace(a, text=next((p for p in a.text.split("\n") if p.strip()), "")) for a in articles]
 
 
 def quality(name: str, articles: list[Article], settings: ThreadSettings) -> dict[str, float]:
@@ -568,6 +575,8 @@ def main() -> None:
         gold = {a.article_id: a.story_id for a in plain}
         baseline_t = best_baseline(plain, gold)[0]
         quality("AllSides, undated (text files through the extract stage, ingestion time only)", plain, settings)
+        quality("AllSides, title and lead only, undated (title, blank line, first paragraph; as above)",
+                undated(lead_only(articles)), settings)
     if "semeval" in parts:
         semeval(settings, args.limit, baseline_t)
     if "replay" in parts:
