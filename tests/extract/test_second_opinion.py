@@ -44,3 +44,16 @@ def test_repeated_headline_with_its_kicker_and_teaser_lines_are_dropped():
 def test_a_body_paragraph_above_a_repeated_headline_is_not_dropped():
     paragraphs = ["A long first paragraph that is part of the body, not a label.", "Talks resume", "More body."]
     assert drop_chrome_lines(paragraphs, title="Talks resume") == paragraphs
+
+
+def test_readability_reads_a_page_with_control_characters_and_logs_no_error(caplog):
+    # a vertical tab in a text node: readability moved it into a new <p>, lxml refused it
+    # ("All strings must be XML compatible") and readability logged the traceback at ERROR
+    from worker.extract.html import _readability_paragraphs
+
+    page = ("<html><body><div><div><p>" + "The council met again. " * 10 + "</p>The vote\x0b followed. "
+            + "Members spoke at length about the bridge. " * 20 + "</div></div></body></html>")
+    with caplog.at_level("DEBUG"):
+        paragraphs = _readability_paragraphs(page)
+    assert any("The vote followed." in p for p in paragraphs)
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
