@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -137,6 +138,48 @@ def test_each_cluster_row_matches_its_fields_and_new_index_sets_expire(client, k
             assert thread == (h[b"thread"].decode() if b"thread" in h else None)
             for term in json.loads(h[b"indexed"]):
                 assert client.ttl(keys.cluster_index(level, term)) > 0
+
+
+def test_term_versions_are_counters_of_fixed_size_and_the_old_hash_is_dropped(client, keys, monkeypatch):
+    """An index set's term version is a counter at a hash of its name in one string a level, so
+    its memory is fixed whatever the vocabulary (the hash of a field per set it replaced grew
+    without bound); the process drops that old hash; each counter holds at least the clusters
+    its set holds; and a growth flagged to trim cuts the set back to what is kept (here every
+    growth, keeping 1)."""
+    import worker.threads.state as state_module
+
+    monkeypatch.setattr(state_module, "_INDEX_KEEP", 1)
+    monkeypatch.setattr(state_module, "_INDEX_EVERY", 1)
+    client.hset(keys.old_term_versions("story"), "x", 1)
+    client.hset(keys.old_term_versions("thread"), "x", 1)
+    state = ThreadState(client, keys, ThreadSettings())
+    now = time.time()
+    for i, a in enumerate(_seeds()):
+        state.assign(f"s{i}", a.title, a.text, "en", now + i, dated=False)
+    for i, (t, b) in enumerate(UNRELATED):
+        state.assign(f"u{i}", t, b, "en", now + 10 + i, dated=False)
+    assert not client.exists(keys.old_term_versions("story"), keys.old_term_versions("thread"))
+    grown = 0
+    for level in ("story", "thread"):
+        tv = keys.term_versions(level)
+        assert client.type(tv) == b"string"
+        assert client.strlen(tv) <= state_module._TV_SLOTS * 2
+        indexed: set[str] = set()
+        for cid in client.zrange(keys.cluster_all(level), 0, -1):
+            indexed.update(json.loads(client.hget(keys.cluster(level, cid.decode()), "indexed") or b"[]"))
+        for name in (keys.cluster_index(level, term) for term in sorted(indexed)):
+            count = client.bitfield_ro(tv, "u16", state_module._tv_offset(name))[0]
+            assert count >= client.zcard(name) == 1
+            grown += count >= 2
+    assert grown  # some set grew twice and was trimmed back
+
+
+def test_one_index_growth_in_every_few_trims_and_the_same_ones_every_time():
+    from worker.threads.state import _INDEX_EVERY, _trims
+
+    flags = [_trims(f"p:th:story:ix:term{i % 97}", f"s_{i:012x}") for i in range(20_000)]
+    assert flags == [_trims(f"p:th:story:ix:term{i % 97}", f"s_{i:012x}") for i in range(20_000)]
+    assert abs(flags.count("1") / len(flags) - 1 / _INDEX_EVERY) < 0.01
 
 
 def test_the_listing_sets_keep_only_the_newest_clusters(client, keys, monkeypatch):

@@ -132,7 +132,13 @@ class Keys:
         return f"{self.prefix}:th:{level}:all"
 
     def term_versions(self, level: str) -> str:
-        """Hash index set name -> clusters added to it, for the optimistic commit's checks."""
+        """String of 16-bit counters: at a hash of an index set's name, the clusters added to it,
+        for the optimistic commit's checks (threads/state.py ``_TV_SLOTS``). ``:tv``, until
+        session 28, was a hash of a field per index set, which grew without bound."""
+        return f"{self.prefix}:th:{level}:tvc"
+
+    def old_term_versions(self, level: str) -> str:
+        """The unbounded hash ``term_versions`` replaced: deleted by ThreadState on start."""
         return f"{self.prefix}:th:{level}:tv"
 
     def assignment(self, article_id: str) -> str:

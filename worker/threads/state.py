@@ -32,6 +32,7 @@ from operator import add
 import threading
 import time
 import uuid
+import zlib
 from collections import OrderedDict
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -68,10 +69,21 @@ _INDEX_TERMS = 10
 #: clusters kept per feature in the inverted index (most recently active); older ones drop out,
 #: so a busy feature ("biden") costs the same lookup and memory after a year as after a week
 _INDEX_KEEP = 200
-#: growths of an index set between two trims to ``_INDEX_KEEP``: trimming on every write cost a
-#: Redis command per index write, 15-30 for a new story and thread. A set thus holds up to 7
-#: clusters more than kept, beyond the ``_PER_TERM`` most recent that a lookup reads
+#: growths of an index set between two trims to ``_INDEX_KEEP``, on average: trimming on every
+#: write cost a Redis command per index write, 15-30 for a new story and thread. A growth trims
+#: when the hash of (set, cluster) says so (``_trims``), one in this many, so a set holds about
+#: this many clusters more than kept, beyond the ``_PER_TERM`` most recent that a lookup reads
 _INDEX_EVERY = 8
+#: an index set's term version (the count of clusters added to it, which the commit checks) is a
+#: 16-bit counter at a hash of the set's name, in one Redis string a level (``Keys.term_versions``):
+#: 2 MiB a level, whatever the stream's vocabulary. Until session 28 it was a hash field per
+#: index set ever made, which grew without bound (a field for every name, number and rare word
+#: that ever indexed a new story: GBs a year at a few million articles a day). Two sets sharing
+#: a counter can only make a commit see a change that was not in its own set (a decision taken
+#: again), never hide one; with ~25 counters bumped in the few ms between an article's reads
+#: and its commit at 100 articles/s, one of its 12 is hit about once in 3,500 articles
+_TV_SLOTS = 1 << 20
+_TV_TYPE = "u16"  # wraps at 65,536: the check is for equality, over a few ms
 #: articles whose document-frequency counts a process adds up before sending them, one HINCRBY
 #: per distinct feature of the batch (AllSides, which arrives story by story: ~54 HINCRBY an
 #: article at 1, ~31 at 32). The process reads its own unsent counts on top of Redis's
@@ -217,7 +229,7 @@ class _Level:
     cid: str
     expected: str  # the version read, "" for a new cluster
     score: float
-    checks: list[tuple[str, bytes]]  # (index set, version read) for a new cluster
+    checks: list[tuple[str, int]]  # (index set's counter offset, version read) for a new cluster
     fields: dict[str, object]
     add: list[str]  # index sets
     drop: list[str]
@@ -238,6 +250,20 @@ def _df_offset(term: str) -> str:
     process must find the same one (Python's ``hash`` differs by process)."""
     digest = hashlib.blake2b(term.encode(), digest_size=4).digest()
     return f"#{int.from_bytes(digest, 'little') % _DF_SLOTS}"
+
+
+@lru_cache(maxsize=200_000)
+def _tv_offset(index_set: str) -> str:
+    """The index set's term-version counter (BITFIELD's ``#n`` offset), from a stable hash (see
+    ``_TV_SLOTS``); salted apart from ``_df_offset``."""
+    digest = hashlib.blake2b(index_set.encode(), digest_size=4, person=b"tv").digest()
+    return f"#{int.from_bytes(digest, 'little') % _TV_SLOTS}"
+
+
+def _trims(index_set: str, cluster_id: str) -> str:
+    """Whether this cluster's joining the set trims it ("1"), for one pair in ``_INDEX_EVERY``:
+    decided by a hash, so a replay of the same stream trims the same sets."""
+    return "1" if zlib.crc32(f"{index_set} {cluster_id}".encode()) % _INDEX_EVERY == 0 else "0"
 
 
 @lru_cache(maxsize=200_000)
@@ -268,6 +294,7 @@ class ThreadState:
         ]
         #: conflicts met by this process's commits (each one a decision taken again)
         self.conflicts = 0
+        self._old_cleared = False  # whether this process has dropped the old term-version hashes
         #: committed articles' features not yet counted in Redis (see ``_DF_BATCH``, ``flush``),
         #: and those articles' number
         self._pending: Counter[str] = Counter()
@@ -312,6 +339,13 @@ class ThreadState:
         terms = list(feats.counts)
         commands: list[Command] = []
         self._queue_trim(commands)
+        if not self._old_cleared:
+            # the unbounded term-version hashes of before session 28 (``Keys.old_term_versions``),
+            # dropped by each process once, in a round trip it makes anyway; UNLINK frees them
+            # off Redis's main thread, and a process of an older release still running
+            # recreates one, which the next process started after it drops
+            self._old_cleared = True
+            commands += [("UNLINK", self._k.old_term_versions("story"), self._k.old_term_versions("thread"))]
         # this process's counts not yet in Redis, added to what Redis has: taken with the
         # batch's sending, so that a count is never in both or in neither
         pending, pending_docs = self._queue_counts(commands, terms)
@@ -361,7 +395,7 @@ class ThreadState:
         # nothing was written: a retry of the task decides again
         raise TransientError(f"thread assignment: {_MAX_ATTEMPTS} conflicting commits in a row")
 
-    def _candidates(self, level: str, sets: list[str]) -> tuple[list[Cluster], list[bytes | None], dict[str, str | None]]:
+    def _candidates(self, level: str, sets: list[str]) -> tuple[list[Cluster], list[int], dict[str, str | None]]:
         """One level's candidate clusters (those still stored: an id outlives its hash by up to
         a TTL in the index), the term versions of the sets they were looked up in, and each
         candidate's story-level thread id.
@@ -375,7 +409,10 @@ class ThreadState:
         checks the version of the cluster joined. A centroid is read only when this process
         lacks the candidate (by id) in its cache, in the same round trip as the rows; a cached
         one of an older version is read apart."""
-        commands: list[Command] = [("HMGET", self._k.term_versions(level), *sets)] if sets else []
+        commands: list[Command] = [(
+            "BITFIELD_RO", self._k.term_versions(level),
+            *chain.from_iterable(("GET", _TV_TYPE, _tv_offset(name)) for name in sets),
+        )] if sets else []
         commands += [("ZREVRANGE", name, 0, _PER_TERM - 1) for name in sets]
         replies = execute_packed(self._r, commands) if sets else [[]]
         versions, lists = replies[0], replies[1:]
@@ -510,7 +547,7 @@ class ThreadState:
         story_sets = [self._k.cluster_index("story", t) for t in lookup]
         thread_sets = [self._k.cluster_index("thread", t) for t in lookup]
         story_candidates, story_tv, story_threads = self._candidates("story", story_sets)
-        thread_tv: list[bytes | None] = []
+        thread_tv: list[int] = []
         story_choice = choose(
             vec, story_candidates, when, s.story_threshold, s.story_half_life_hours,
             s.story_window_hours, dated, s.story_undated_threshold, weekday, s.undated_weekday_mismatch,
@@ -568,9 +605,9 @@ class ThreadState:
             story.fields["row"] = " ".join(row)
         thread = self._level("thread", thread_id, thread_old, vec, feats, headline, when, dated, vec_json=vec_json)
         if story_old is None:
-            story.checks = list(zip(story_sets, [v or b"0" for v in story_tv]))
+            story.checks = list(zip(map(_tv_offset, story_sets), story_tv))
         if thread_old is None and not thread_id.startswith("w_") and thread_tv:
-            thread.checks = list(zip(thread_sets, [v or b"0" for v in thread_tv]))
+            thread.checks = list(zip(map(_tv_offset, thread_sets), thread_tv))
         assignment = json.dumps({"story": story.info.__dict__, "thread": thread.info.__dict__})
         keys, args = self._commit_args(assignment, story, thread)
         reply = self._commit(keys=[self._k.assignment(article_id)] + keys, args=args)
@@ -596,17 +633,19 @@ class ThreadState:
     def _commit_args(self, assignment: str, story: _Level, thread: _Level) -> tuple[list[str], list[object]]:
         """KEYS (after the assignment's) and ARGV of lua/commit.lua."""
         keys: list[str] = []
-        args: list[object] = [assignment, self._s.ttl_seconds, _INDEX_KEEP, _INDEX_EVERY]
+        args: list[object] = [assignment, self._s.ttl_seconds, _INDEX_KEEP]
         tail: list[object] = []
         for level, part in (("story", story), ("thread", thread)):
             keys += [self._k.term_versions(level), self._k.cluster(level, part.cid), self._k.cluster_all(level)]
             keys += part.add + part.drop
             args += [part.cid, part.expected, repr(part.score), len(part.checks), len(part.fields), len(part.add), len(part.drop)]
         for part in (story, thread):
-            for name, version in part.checks:
-                tail += [name, version]
+            for offset, version in part.checks:
+                tail += [offset, version]
             for field, value in part.fields.items():
                 tail += [field, value]
+            for name in part.add:
+                tail += [_tv_offset(name), _trims(name, part.cid)]
         return keys, args + tail
 
     # -- writing ------------------------------------------------------------------------------
