@@ -72,8 +72,8 @@ def check_prose(text: str, *, min_words: int, max_words: int) -> None:
 
 def consent_signals(text: str) -> list[str]:
     """The kinds of consent-notice wording a short text holds, when they make it a cookie or
-    consent notice (else []): cookies named at least twice, the site or the reader's browser
-    addressed, and consent or privacy wording.
+    consent notice (else []): cookies named, the site or the reader's browser addressed, and
+    consent or privacy wording (both when cookies are named only once).
 
     Such a page stands in front of many articles of one site with the same text each time
     (SemEval-2022's German pairs: one notice in front of a concert review and a road accident);
@@ -82,16 +82,25 @@ def consent_signals(text: str) -> list[str]:
     the site ("we use cookies", "our website") or to the reader's browser. No library finds
     these (trafilatura keeps them when they are all a page has), hence the phrase lists, for
     the languages of the development sets and the larger European and Asian ones."""
-    if len(_COOKIE.findall(text)) < 2:
+    cookies = len(_COOKIE.findall(text))
+    if not cookies:
         return []
     kinds = [name for name, pattern in _CONSENT_KINDS if pattern.search(text)]
     if "site or browser" not in kinds or len(kinds) < 2:
         return []
+    # cookies named once are enough when the site also asks for consent and speaks of privacy,
+    # and the notice is nearly all the text (a notice that says "Cookies-Nutzung" once, then
+    # "akzeptieren" and "Datenschutzerklärung", in German and Polish, stood in front of six
+    # SemEval texts; a short report on a privacy fine that quotes "our website" and names a
+    # cookie banner once has sentences of its own)
+    once = cookies < 2
+    if once and not {"consent", "privacy"} <= set(kinds):
+        return []
     # and the notice is most of the text, not a box above a short article: the sentences that
-    # name cookies or say any of the kinds hold at least half of its characters
+    # name cookies or say any of the kinds hold at least half of its characters (most, named once)
     sentences = [x for x in _SENTENCES.split(text) if x.strip()]
     notice = sum(len(x) for x in sentences if _COOKIE.search(x) or any(p.search(x) for _, p in _CONSENT_KINDS))
-    if notice < 0.5 * sum(map(len, sentences)):
+    if notice < (_ONCE_NOTICE_SHARE if once else 0.5) * sum(map(len, sentences)):
         return []
     return ["cookies", *kinds]
 
@@ -150,6 +159,8 @@ _CONSENT_KINDS = [
         r"configuración|impostazioni|configurações|instellingen|ustawienia|настройк|ayarlar|設定|设置|설정",
         re.IGNORECASE)),
 ]
+#: the share of a text's characters in notice sentences when cookies are named only once
+_ONCE_NOTICE_SHARE = 0.8
 #: where a notice's sentences end, in spaced and unspaced scripts (how much of a text the notice is)
 _SENTENCES = re.compile(r"(?<=[.!?。！？])\s+|\n+|(?<=[。！？])")
 #: characters the distinct-words test reads, and the fewest units it applies to
