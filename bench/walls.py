@@ -37,7 +37,8 @@ def main() -> None:
             extract_document(raw, uri=uri, content_type=content_type, max_bytes=10 << 20, min_words=1)
         except PermanentError as exc:
             message = str(exc)
-            kind = "consent" if "consent notice" in message else "wall" if "paywall" in message else None
+            kind = ("consent" if "consent notice" in message else "wall" if "paywall" in message
+                    else "block" if "bot check" in message else None)
             if kind:
                 refused[(set_name, kind)] += 1
                 shown.append((set_name, kind, message, raw[:200].decode("utf-8", "replace")))
@@ -51,11 +52,11 @@ def main() -> None:
     for pair in load_pairs():
         for text in pair.texts:
             run(f"semeval {pair.languages}", text.encode(), "pair.txt")
-    print(f"{'set':<24} {'inputs':>6} {'consent':>8} {'wall':>5}")
+    print(f"{'set':<24} {'inputs':>6} {'consent':>8} {'wall':>5} {'block':>6}")
     for name, n in total.items():
-        print(f"{name:<24} {n:>6} {refused[(name, 'consent')]:>8} {refused[(name, 'wall')]:>5}")
-    print(f"{'all':<24} {sum(total.values()):>6} {sum(v for (_, k), v in refused.items() if k == 'consent'):>8} "
-          f"{sum(v for (_, k), v in refused.items() if k == 'wall'):>5}")
+        print(f"{name:<24} {n:>6} {refused[(name, 'consent')]:>8} {refused[(name, 'wall')]:>5} {refused[(name, 'block')]:>6}")
+    print(f"{'all':<24} {sum(total.values()):>6} " + " ".join(
+        f"{sum(v for (_, k), v in refused.items() if k == kind):>{w}}" for kind, w in (("consent", 8), ("wall", 5), ("block", 6))))
     print("\nthe refused texts:")
     for name, kind, message, start in shown:
         print(f"- {name}, {kind}: {message[:120]}\n    {start[:160]!r}")

@@ -113,6 +113,24 @@ def test_news_about_cookies_and_an_article_under_a_cookie_box_are_kept():
     assert "harbour" in extract_document(boxed.encode(), uri="boxed.txt", max_bytes=MAX, min_words=20).text
 
 
+@pytest.mark.parametrize("page", [
+    "Przykro nam, ale z Twojego adresu IP odnotowaliśmy bardzo wiele połączeń.\n\nJeśli chcesz kontynuować, "
+    "zaznacz pole NIE JESTEM ROBOTEM.\n\nTwój adres IP: 192.0.2.10",
+    "Access denied\n\nWe have detected unusual traffic from your computer network. Please complete the CAPTCHA "
+    "to show you are not a robot. Your IP address: 192.0.2.10",
+])
+def test_a_bot_check_or_block_page_is_not_an_article(page):
+    with pytest.raises(NoContent, match="bot check"):
+        extract_document(page.encode(), uri="blocked.txt", max_bytes=MAX, min_words=10)
+
+
+def test_a_report_naming_one_block_phrase_is_kept():
+    brief = ("Hackers hit city website\n\nThe city's website was down for six hours on Monday after an attack that "
+             "flooded it with requests, officials said. Investigators traced the attack to one IP address abroad and "
+             "said no personal data was taken. The site was back by the evening.")
+    assert "Investigators" in extract_document(brief.encode(), uri="brief.txt", max_bytes=MAX, min_words=10).text
+
+
 def test_mojibake_in_a_text_is_repaired():
     # UTF-8 read as Latin-1 upstream: "für" came as "fÃ¼r"
     good = ("Raupen fressen Plastik\n\nDie Raupen der Großen Wachsmotte verbringen ihre Zeit für gewöhnlich damit, "

@@ -62,6 +62,10 @@ def check_prose(text: str, *, min_words: int, max_words: int) -> None:
         raise NoContent(f"not prose: {distinct} distinct words in {len(sample_units)} tokens (data, code or repeated text)")
     if n_words >= _WALL_MAX_WORDS:
         return  # long enough to be an article that merely ends with a sign-up box (and the scan costs ~0.7 ms)
+    if n_words < _BLOCK_MAX_WORDS:
+        blocks = {m.group(0).lower() for m in _BLOCK_PAGE.finditer(sample)}
+        if len(blocks) >= 2:
+            raise NoContent(f"a bot check or access block page, not the article ({', '.join(sorted(blocks)[:4])})")
     walls = {m.group(0).lower() for m in _ACCESS_WALL.finditer(sample)}
     if len(walls) >= _WALL_SIGNALS:
         raise NoContent(f"a registration or paywall page, not the article ({', '.join(sorted(walls)[:4])} ...)")
@@ -128,6 +132,30 @@ _ACCESS_WALL = re.compile(
     r"только для подписчиков|hesap oluştur|e-posta adresi|giriş yap|abone ol",
     re.IGNORECASE,
 )
+#: phrases of a bot check or an access block served in place of the article ("we have recorded
+#: a huge number of connections from your IP address ... tick I AM NOT A ROBOT": one such Polish
+#: page was both texts of a SemEval pair). Several-word phrases, in the languages of the
+#: development sets and the larger European and Asian ones; two distinct ones in a short text
+_BLOCK_PAGE = re.compile(
+    r"not a robot|are you a robot|verify (?:that )?you are (?:a )?human|unusual traffic|too many requests|"
+    r"access (?:to this page )?(?:has been )?denied|you have been blocked|checking your browser|"
+    r"enable javascript and cookies|your ip(?: address)?\b|ip address|complete the captcha|captcha|"
+    r"automated (?:queries|requests|access)|"
+    r"kein roboter|ungewöhnliche[nr]? (?:datenverkehr|zugriffe)|zugriff verweigert|ihre ip-adresse|zu viele anfragen|"
+    r"pas un robot|accès refusé|trafic inhabituel|votre adresse ip|trop de requêtes|"
+    r"no soy un robot|acceso denegado|tráfico inusual|tu dirección ip|demasiadas solicitudes|"
+    r"non sono un robot|accesso negato|traffico insolito|il tuo indirizzo ip|"
+    r"não sou um robô|acesso negado|tráfego incomum|seu endereço ip|"
+    r"geen robot|toegang geweigerd|uw ip-adres|"
+    r"nie jestem robotem|adres(?:u|em)? ip|dostęp zablokowany|nietypowy ruch|"
+    r"я не робот|доступ (?:запрещ[её]н|ограничен)|ваш ip|подозрительн(?:ая|ую) активност|"
+    r"robot değilim|erişim engellendi|ip adresiniz|"
+    r"ロボットではありません|アクセスが拒否|不是机器人|访问被拒绝|您的ip|로봇이 아닙니다|접근이 거부|"
+    r"لست روبوت|تم رفض الوصول",
+    re.IGNORECASE,
+)
+#: the most units a bot-check or block page has: such pages are a few lines
+_BLOCK_MAX_WORDS = 150
 #: cookies by name: the English loanword most languages use, and the native words of those that do not
 _COOKIE = re.compile(r"cookie|クッキー|쿠키|çerez|ملفات تعريف الارتباط|куки", re.IGNORECASE)
 #: what else a consent notice says, by kind; a notice speaks as the site or to the reader's
