@@ -131,6 +131,23 @@ def test_a_report_naming_one_block_phrase_is_kept():
     assert "Investigators" in extract_document(brief.encode(), uri="brief.txt", max_bytes=MAX, min_words=10).text
 
 
+def test_media_players_fallback_sentences_are_dropped_from_scrapes_and_pages():
+    body = ("Young opener Manjot Kalra has been suspended for one year from the Ranji Trophy for an alleged age "
+            "fraud during his junior days, the outgoing ombudsman ruled on Friday. Another junior star's case has "
+            "been referred to the national board, since he now plays senior cricket for another state.")
+    scrape = ("Opener suspended\n\nYour browser does not support the audio element. " + body + "\n\nTo view this "
+              "video please enable JavaScript, and consider upgrading to a web browser that supports HTML5 video")
+    text = extract_document(scrape.encode(), uri="s.txt", max_bytes=MAX, min_words=20).text
+    assert "browser" not in text and text.startswith("Young opener")
+    page = (f"<html><body><article><h1>Opener suspended</h1><p>Ihr Browser unterstützt das Video-Element nicht.</p>"
+            f"<p>{body}</p></article></body></html>")
+    text = extract_document(page.encode(), uri="p.html", max_bytes=MAX, min_words=20).text
+    assert "Browser" not in text and "Young opener" in text
+    # a report that mentions browsers keeps its words
+    news = "Browser makers agree on standard\n\n" + body.replace("Young opener", "Your browser does not support it yet, but young opener")
+    assert "Your browser does not support it yet" in extract_document(news.encode(), uri="n.txt", max_bytes=MAX, min_words=20).text
+
+
 def test_mojibake_in_a_text_is_repaired():
     # UTF-8 read as Latin-1 upstream: "für" came as "fÃ¼r"
     good = ("Raupen fressen Plastik\n\nDie Raupen der Großen Wachsmotte verbringen ihre Zeit für gewöhnlich damit, "
