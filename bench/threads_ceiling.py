@@ -54,6 +54,18 @@ def _matrix(vectors: list[dict[str, float]]) -> np.ndarray:
     return np.asarray((x @ x.T).todense())
 
 
+def mate_hits(arts: list, sim: np.ndarray) -> tuple[int, int]:
+    """Of the articles with an earlier story-mate, how many have one as their most similar
+    earlier article (by ``sim``), and how many there are."""
+    hits = total = 0
+    for i in range(1, len(arts)):
+        if not any(arts[j].story_id == arts[i].story_id for j in range(i)):
+            continue
+        total += 1
+        hits += arts[int(np.argmax(sim[i, :i]))].story_id == arts[i].story_id
+    return hits, total
+
+
 def allsides(top_k: int) -> None:
     arts = undated(load())
     gold = {a.article_id: a.story_id for a in arts}
@@ -64,12 +76,7 @@ def allsides(top_k: int) -> None:
     vecs = [vectorise(f, df, len(arts), a.language, top_k) for f, a in zip(feats, arts)]
     sim = _matrix(vecs)
     print(f"AllSides undated ({len(arts)} articles, {len(set(gold.values()))} stories), IDF from the whole set:")
-    hits = total = 0
-    for i in range(1, len(arts)):
-        if not any(arts[j].story_id == arts[i].story_id for j in range(i)):
-            continue
-        total += 1
-        hits += arts[int(np.argmax(sim[i, :i]))].story_id == arts[i].story_id
+    hits, total = mate_hits(arts, sim)
     print(f"  most similar earlier article is a story-mate: {hits} of {total} ({100 * hits / total:.1f}%)")
     dist = np.clip(1.0 - sim, 0.0, None)
     condensed = dist[np.triu_indices(len(arts), 1)]

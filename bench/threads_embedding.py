@@ -42,7 +42,7 @@ import torch  # noqa: E402
 from sentence_transformers import SentenceTransformer  # noqa: E402
 
 from bench.threads import bcubed, load, undated  # noqa: E402
-from bench.threads_ceiling import _matrix  # noqa: E402
+from bench.threads_ceiling import _matrix, mate_hits  # noqa: E402
 from bench.threads_sweep import pairs  # noqa: E402
 from worker.threads.cluster import cosine, features, lead, vectorise  # noqa: E402
 
@@ -54,12 +54,7 @@ def _text(title: str | None, text: str) -> str:
 
 
 def _report(name: str, sim: np.ndarray, arts: list, gold: dict[str, str]) -> None:
-    hits = total = 0
-    for i in range(1, len(arts)):
-        if not any(arts[j].story_id == arts[i].story_id for j in range(i)):
-            continue
-        total += 1
-        hits += arts[int(np.argmax(sim[i, :i]))].story_id == arts[i].story_id
+    hits, total = mate_hits(arts, sim)
     dist = np.clip(1.0 - sim, 0.0, None)
     np.fill_diagonal(dist, 0.0)
     condensed = dist[np.triu_indices(len(arts), 1)]
