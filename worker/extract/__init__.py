@@ -240,12 +240,13 @@ _PLAYER_FALLBACK = re.compile(
     r"(?:audio|video)(?:-?(?:element|tag|wiedergabe))? nicht\.?)",
     re.IGNORECASE,
 )
+_PLAYER_GATE = re.compile("browser", re.IGNORECASE)
 
 
-def drop_player_fallbacks(text: str) -> str:
+def _drop_player_fallbacks(text: str) -> str:
     """The text without media players' fallback sentences (``_PLAYER_FALLBACK``); a line that
     was only such a sentence goes, and the other lines are kept as they are."""
-    if "browser" not in text and "Browser" not in text and "BROWSER" not in text:
+    if not _PLAYER_GATE.search(text):  # a C scan: most texts never name a browser
         return text
     out = []
     for line in text.split("\n"):
@@ -287,10 +288,10 @@ def extract_document(
         article = extract_html(text, url=url, learned_chrome=learned_chrome, second_opinion=second_opinion)
         if article is None:
             raise NoContent("trafilatura found no article text in this HTML page")
-        if (body := drop_player_fallbacks(article.text)) != article.text:
+        if (body := _drop_player_fallbacks(article.text)) != article.text:
             article = ExtractedArticle(**{**article.__dict__, "text": body})
     else:
-        text = drop_player_fallbacks(text)  # before the cleaner, which would weigh them as body
+        text = _drop_player_fallbacks(text)  # before the cleaner, which would weigh them as body
         extra = learned_chrome(scrape_lines(text)) if learned_chrome else ()
         article = clean_scrape(text, extra_chrome=extra)
         if url and not article.url:

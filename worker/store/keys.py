@@ -138,7 +138,8 @@ class Keys:
         return f"{self.prefix}:th:{level}:tvc"
 
     def old_term_versions(self, level: str) -> str:
-        """The unbounded hash ``term_versions`` replaced: deleted by ThreadState on start."""
+        """The unbounded hash ``term_versions`` replaced: each ThreadState deletes it once, with
+        its first assignment."""
         return f"{self.prefix}:th:{level}:tv"
 
     def assignment(self, article_id: str) -> str:

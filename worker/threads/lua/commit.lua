@@ -76,8 +76,8 @@ for l = 1, 2 do
     -- a cluster new to a set bumps the set's term version: a concurrent decision that read
     -- this set is stale (it did not see this cluster); all of a level's bumps in one BITFIELD.
     -- Only a set that grew can need trimming, and only when the worker flagged it (one growth
-    -- in ``_INDEX_EVERY``, at random): a set then holds about keep + every clusters (the lookup
-    -- reads its most recent few only). Its life is extended on every write
+    -- in ``_INDEX_EVERY``, by a hash of set and cluster): a set then holds about keep + every
+    -- clusters (the lookup reads its most recent few only). Its life is extended on every write
     if redis.call('ZADD', KEYS[i], h.score, h.cid) == 1 then
       local n = #bumps
       bumps[n + 1], bumps[n + 2], bumps[n + 3], bumps[n + 4] = 'INCRBY', 'u16', ARGV[h.add_at + 2 * j], 1
