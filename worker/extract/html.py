@@ -137,6 +137,20 @@ SHORT_BODY_WORDS = 100
 #: benchmark is lost (bench/extraction_truncated.py). 50 is the longest that keeps them all.
 LONG_PARAGRAPH_WORDS = 50
 
+#: a body line of at most ``LIST_LINE_WORDS`` words (worker/words.py units) and
+#: ``LIST_LINE_CHARS`` non-space characters is a list item: a menu entry, a link, a tag
+LIST_LINE_WORDS = 4
+LIST_LINE_CHARS = 80
+#: share of a trafilatura body's characters in list-item lines at or over which the body is
+#: taken for a list (a site's menu, a block of links) rather than an article: trafilatura's
+#: fast path, without its fallbacks, sometimes returns the page's navigation. readability is
+#: asked then, and its text kept when it is not a list itself (body_source "readability:list").
+#: "Most of the body" (0.5) is the definition, not a fitted value: on the three development
+#: sets every value from 0.5 to 0.6 fires on the same pages (1 of 181, 2 of 990, 0 of 130),
+#: each a gain, none lost; 0.3 and 0.4 fire on a few more and lose one (bench/extraction.py;
+#: README, "Extraction quality and cost")
+LIST_BODY_SHARE = 0.5
+
 _P_START = re.compile(r"<p[\s>]", re.IGNORECASE)
 _P_END = re.compile(r"</p\s*>|<p[\s>]|</(?:div|td|li|article|section|body)\s*>", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]*>")
@@ -145,6 +159,22 @@ _TAG = re.compile(r"<[^>]*>")
 def _solid(text: str) -> int:
     """Characters that are not white space: a length that means the same in every script."""
     return len(text) - sum(text.count(c) for c in " \n\t\r\xa0")
+
+
+def list_share(text: str) -> float:
+    """Share of the text's non-space characters in list-item lines (``LIST_LINE_WORDS``):
+    words are counted only in lines short enough to be one, and not at all when even every
+    line at the length limit could not make half the text."""
+    lines = [ln for ln in text.split("\n") if ln.strip()]
+    total = _solid(text)
+    if not total or len(lines) * LIST_LINE_CHARS < LIST_BODY_SHARE * total:
+        return 0.0
+    short = 0
+    for ln in lines:
+        solid = _solid(ln)
+        if solid <= LIST_LINE_CHARS and not has_more_units(ln, LIST_LINE_WORDS):
+            short += solid
+    return short / total
 
 
 def _long_paragraphs_reach(html: str, target: float) -> bool:
@@ -196,7 +226,9 @@ def extract_html(
     path (whose own fallbacks run on every page) on each set, at about half its cost.
     Where the body is longer but the page's long paragraphs hold over twice its text,
     readability is asked whether trafilatura stopped early (body_source
-    "readability:truncated", see ``_long_paragraphs_reach``).
+    "readability:truncated", see ``_long_paragraphs_reach``). Where most of the body is
+    one-line list items (a menu: ``LIST_BODY_SHARE``), readability's text is kept unless it is
+    a list too (body_source "readability:list").
     ``second_opinion=False`` skips readability entirely.
 
     The publication date comes from htmldate through trafilatura, from the page's metadata
@@ -228,6 +260,12 @@ def extract_html(
             other = "\n".join(_readability_paragraphs(html))
             if word_count(other) > n_words:
                 text, body_source = other, "readability:short"
+        elif list_share(text) >= LIST_BODY_SHARE:
+            # trafilatura's body is mostly one-line items: the page's menu or link lists, not
+            # its article (``LIST_BODY_SHARE``); readability's, unless that is a list too
+            other = "\n".join(_readability_paragraphs(html))
+            if other.strip() and list_share(other) < LIST_BODY_SHARE:
+                text, body_source = other, "readability:list"
         elif _long_paragraphs_reach(html, TRUNCATED_RATIO * _solid(text)):
             # trafilatura stopped early (at a page break in the markup, an inline box): the
             # page's prose paragraphs hold over twice its body. readability is asked, and its

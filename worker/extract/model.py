@@ -16,7 +16,7 @@ class ExtractedArticle:
     site: str | None = None
     language: str | None = None
     url: str | None = None
-    #: which extractor's body was kept (HTML path: trafilatura | readability:short |
+    #: which extractor's body was kept (HTML path: trafilatura | readability:short | readability:list |
     #: readability:truncated, see html.extract_html; plain-text path: None), for counting
     #: and debugging
     body_source: str | None = None
