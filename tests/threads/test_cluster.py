@@ -150,6 +150,12 @@ def test_german_compounds_count_as_their_parts_too():
     assert compound_parts("bundesregierung", "de") == ("bund", "regierung")
     assert compound_parts("wirtschaftsminister", "de") == ("wirtschaft", "minister")
     assert compound_parts("regierung", "de") == ()  # no split beats a common word
+    # a part rarer than the compound is a suffix or a fragment, not a more general word:
+    # "Fahrerin" is not "fahr" + "erin", "Wattenscheid" not "watt" + "scheid"
+    assert compound_parts("fahrerin", "de") == ()
+    assert compound_parts("autofahrerin", "de") == ("auto", "fahrerin")
+    assert compound_parts("wattenscheid", "de") == ()
+    assert compound_parts("donnerstagnachmittag", "de") == ("donnerstag", "nachmittag")
     a = features("Die Regierung stürzt", "Die Regierung verlor am Dienstag die Abstimmung.", "de")
     b = features("Bundesregierung gestürzt", "Die Bundesregierung verlor die Vertrauensfrage.", "de")
     assert stem("regierung", "de") in a.counts and stem("regierung", "de") in b.counts

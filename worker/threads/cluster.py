@@ -492,13 +492,14 @@ _LINKS = ("s", "es", "en", "n", "e")
 def compound_parts(word: str, language: str) -> tuple[str, ...]:
     """The parts of a compound, by word frequency (Koehn and Knight 2003): the split into a
     modifier (a linking element dropped) and a head whose frequencies' geometric mean is the
-    highest and above the whole word's; the head is split again. () when no split beats the
-    word. Hand-written: the splitters on PyPI cover German (and Dutch) only, with dictionaries of
+    highest and above the whole word's, each part more frequent than the whole word (a rarer
+    part is a suffix or a fragment, "fahr" + "erin" for "Fahrerin", no more general than the
+    word itself); the head is split again. () when no split beats the word. Hand-written: the splitters on PyPI cover German (and Dutch) only, with dictionaries of
     their own, while wordfreq's lists, already loaded for the prior, cover every language here."""
     if len(word) < _COMPOUND_MIN:
         return ()
     best: tuple[str, str] | tuple[()] = ()
-    best_score = _freq(word, language)
+    best_score = whole = _freq(word, language)
     for i in range(_PART_MIN, len(word) - _PART_MIN + 1):
         head, f_head = word[i:], _freq(word[i:], language)
         if not f_head:
@@ -506,8 +507,9 @@ def compound_parts(word: str, language: str) -> tuple[str, ...]:
         for mod in (word[:i],) + tuple(word[:i - len(x)] for x in _LINKS if word[:i].endswith(x)):
             if len(mod) < _PART_MIN:
                 continue
-            score = math.sqrt(_freq(mod, language) * f_head)
-            if score > best_score:
+            f_mod = _freq(mod, language)
+            score = math.sqrt(f_mod * f_head)
+            if score > best_score and min(f_mod, f_head) > whole:
                 best, best_score = (mod, head), score
     if not best:
         return ()
