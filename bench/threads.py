@@ -225,6 +225,20 @@ def undated(articles: list[Article]) -> list[Article]:
     return out
 
 
+def two_per_topic(articles: list[Article], seed: int = 17) -> list[Article]:
+    """Two stories of each AllSides topic that has two or more (drawn with a fixed seed), all their
+    articles, in the set's order: a feed of events of the same kind, two a topic, one of the kinds
+    issue 17 holds out ("two events of the same kind per topic")."""
+    topic = {str(s["id"]): s.get("topic") for s in map(json.loads, DATA.read_text().splitlines())}
+    stories: dict[str, list[str]] = defaultdict(list)
+    for sid in dict.fromkeys(a.story_id for a in articles):
+        if topic.get(sid):
+            stories[topic[sid]].append(sid)
+    rng = random.Random(seed)
+    keep = {sid for ids in stories.values() if len(ids) >= 2 for sid in rng.sample(ids, 2)}
+    return [a for a in articles if a.story_id in keep]
+
+
 def lead_only(articles: list[Article]) -> list[Article]:
     """Each article cut to its first paragraph: a feed that carries title and lead only (an RSS
     description, a scrape of a teaser page), one of the kinds issue 17 holds out."""
@@ -577,6 +591,7 @@ def main() -> None:
         quality("AllSides, undated (text files through the extract stage, ingestion time only)", plain, settings)
         quality("AllSides, title and lead only, undated (title, blank line, first paragraph; as above)",
                 undated(lead_only(articles)), settings)
+        quality("AllSides, two stories a topic, undated (as above)", two_per_topic(plain), settings)
     if "semeval" in parts:
         semeval(settings, args.limit, baseline_t)
     if "replay" in parts:

@@ -105,6 +105,13 @@ class ThreadSettings(BaseModel):
     #: has no date (only its ingestion time: a replay of scrapes), so text alone must separate
     #: the events of one kind that dates would have (see README, "Stories and threads")
     story_undated_threshold: float = 0.30
+    #: without dates, the bar for a story that is the article's only candidate at the thread
+    #: level of similarity (no other story's cosine reaches ``thread_undated_threshold``): with no
+    #: second story of its kind to be confused with, the bar that keeps such stories apart is not
+    #: needed. Chosen leaving one set out among AllSides undated, title-and-lead, two stories a
+    #: topic and the SemEval pairs (0.18-0.28 swept; each fold picks 0.24 or 0.22, see README,
+    #: "Stories and threads"); 0: off
+    story_undated_lone_threshold: float = 0.24
     #: without dates, how many times higher the bar is when the article dates its event by
     #: another weekday than the story ("on Monday" against "on Wednesday"); 1: weekdays unused
     undated_weekday_mismatch: float = 2.0
@@ -146,6 +153,10 @@ class ThreadSettings(BaseModel):
         for name in ("story_threshold", "story_undated_threshold", "thread_threshold", "thread_undated_threshold",
                      "watched_threshold"):
             _require(0.0 <= getattr(self, name) <= 1.0, f"STORYLINE_THREADS__{name.upper()} is a cosine: 0 to 1")
+        _require(self.story_undated_lone_threshold == 0.0
+                 or self.thread_undated_threshold <= self.story_undated_lone_threshold <= self.story_undated_threshold,
+                 "STORYLINE_THREADS__STORY_UNDATED_LONE_THRESHOLD must lie between the undated thread and story"
+                 " thresholds (or be 0: off)")
         # a thread gathers stories: its bar must not be above theirs, or an article could join a
         # story without joining the thread that story belongs to
         _require(self.thread_threshold <= self.story_threshold and self.thread_undated_threshold <= self.story_undated_threshold,

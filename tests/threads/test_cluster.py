@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import math
+
 from worker.threads.cluster import (
     Cluster, best_watched, choose, cluster_time, compound_parts, cosine, decay, definition_vector, entities,
     features, key_terms, mentions, merge, stem, thread_label, tokens, vectorise,
@@ -264,3 +266,30 @@ def test_the_frequency_fast_path_gives_wordfreqs_own_values():
         for word in islice((w.title() for w in listed[:100]), 20):
             assert _freq.__wrapped__(word, language) == word_frequency(word, language)
     assert checked > 10_000
+
+
+def _at(cos: float, other: str) -> dict[str, float]:
+    """A unit vector at cosine ``cos`` to {"x": 1}, the rest of it on its own axis ``other``."""
+    return {"x": cos, other: math.sqrt(1.0 - cos * cos)}
+
+
+def test_an_undated_story_alone_of_its_kind_is_joined_at_the_lone_bar():
+    article = {"x": 1.0}
+    story = Cluster("s1", _at(0.26, "a"), 2, when=0.0, dated=False)
+    rival = Cluster("s2", _at(0.15, "b"), 2, when=0.0, dated=False)  # at the thread bar: one of its kind
+    stranger = Cluster("s3", _at(0.05, "c"), 2, when=0.0, dated=False)
+    undated = dict(dated=False, undated_threshold=0.30, lone_threshold=0.24, lone_rival=0.12)
+    assert choose(article, [story], 0.0, 0.18, 24, **undated).cluster_id == "s1"
+    assert choose(article, [story, stranger], 0.0, 0.18, 24, **undated).cluster_id == "s1"
+    # another story of its kind: the undated bar (0.30) rules, and 0.26 is under it
+    assert choose(article, [story, rival], 0.0, 0.18, 24, **undated).cluster_id is None
+    # under the lone bar, or with the rule off, nothing is joined
+    assert choose(article, [Cluster("s4", _at(0.22, "d"), 2, when=0.0, dated=False)], 0.0, 0.18, 24, **undated).cluster_id is None
+    assert choose(article, [story], 0.0, 0.18, 24, **{**undated, "lone_threshold": 0.0}).cluster_id is None
+    # a weekday mismatch raises the lone bar as it raises the undated one
+    dated_by = Cluster("s5", _at(0.26, "e"), 2, when=0.0, dated=False, weekday=0)
+    assert choose(article, [dated_by], 0.0, 0.18, 24, weekday=2, weekday_mismatch=2.0, **undated).cluster_id is None
+    # between two dates the decay decides, not this rule: ten days apart, nothing joins
+    far = Cluster("s6", _at(0.26, "f"), 2, when=0.0, dated=True)
+    assert choose(article, [far], 10 * 86400.0, 0.18, 24, dated=True, undated_threshold=0.30,
+                  lone_threshold=0.24, lone_rival=0.12).cluster_id is None

@@ -708,6 +708,7 @@ def choose(
     vec: Vector, candidates: Iterable[Cluster], now: float, threshold: float, half_life_hours: float,
     window_hours: float = 0.0, dated: bool = True, undated_threshold: float | None = None,
     weekday: int | None = None, weekday_mismatch: float = 1.0, text_window_hours: float = 0.0,
+    lone_threshold: float = 0.0, lone_rival: float = 0.0,
 ) -> Choice:
     """The best cluster for ``vec``, or none when no decayed similarity reaches its threshold.
 
@@ -719,10 +720,19 @@ def choose(
     their threshold, so both kinds compete fairly in a mixed feed. Undated, the weekday the
     article dates its event by (``event_weekday``) is the time evidence left: when it differs
     from the cluster's, the bar is ``weekday_mismatch`` times higher. Dated, within
-    ``text_window_hours`` of the cluster's time the bar is never above the undated one."""
+    ``text_window_hours`` of the cluster's time the bar is never above the undated one.
+
+    ``lone_threshold`` (0: off): compared on text alone, a cluster that is the only candidate
+    whose cosine reaches ``lone_rival`` (the thread bar: no other story of its kind) is joined
+    at this lower bar. The undated bar is set by streams of many same-topic stories, where an
+    article must stand out from the others of its kind; where there is no other, it need not.
+    The rivals are the candidates the index gave, so every text-only candidate's cosine is
+    computed (the skip below is for the decayed ones)."""
     undated_threshold = threshold if undated_threshold is None else undated_threshold
     best_id, best = None, 0.0
     vec_norm = norm(vec)
+    # (cosine, id) of the candidates compared on text alone, the weekday factor divided out
+    lone: list[tuple[float, str]] = []
     for c in candidates:
         text_bar = undated_threshold
         if weekday is not None and c.weekday is not None and weekday != c.weekday:
@@ -739,11 +749,23 @@ def choose(
                 continue
         else:
             bar = text_bar
+            if lone_threshold > 0.0:
+                cos = cosine(vec, c.centroid, vec_norm)
+                lone.append((cos * undated_threshold / text_bar, c.cluster_id))
+                score = cos / bar
+                if score > best:
+                    best_id, best = c.cluster_id, score
+                continue
         if _MAX_COSINE / bar <= best:
             continue  # cannot score above the best so far, whatever its cosine: skip computing it
         score = cosine(vec, c.centroid, vec_norm) / bar
         if score > best:
             best_id, best = c.cluster_id, score
+    if best < 1.0 and lone:
+        lone.sort(reverse=True)
+        top, top_id = lone[0]
+        if top >= lone_threshold and (len(lone) == 1 or lone[1][0] < lone_rival):
+            return Choice(top_id, top / lone_threshold)
     return Choice(best_id, best) if best >= 1.0 else Choice(None, best)
 
 

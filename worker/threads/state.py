@@ -551,7 +551,7 @@ class ThreadState:
         story_choice = choose(
             vec, story_candidates, when, s.story_threshold, s.story_half_life_hours,
             s.story_window_hours, dated, s.story_undated_threshold, weekday, s.undated_weekday_mismatch,
-            s.story_text_window_hours,
+            s.story_text_window_hours, s.story_undated_lone_threshold, s.thread_undated_threshold,
         )
         thread_choice: Choice | None = None
         watched: Choice | None = None
