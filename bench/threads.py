@@ -8,7 +8,9 @@ Quality, beside a plain single-pass TF-IDF clustering baseline on the same input
   from the development set to test that one event is not split); **undated** (the same
   articles as text files "title, blank line, body", through the extract stage as `storyline
   replay` handles a .txt file, dated by their ingestion time only); **title and lead only,
-  undated** (the same, each body cut to its first paragraph: a feed of teasers).
+  undated** (the same, each body cut to its first paragraph: a feed of teasers); **two
+  stories a topic, undated** (two stories drawn from each AllSides topic that has two or more:
+  events of the same kind, two a topic).
 * SemEval-2022 task 8 pairs, every language (bench/data/semeval2022-task8-all): text 1 then
   text 2 assigned under a prefix of the pair's own, undated; the share of pairs put in one
   story among those rated 1 (same event) and 4 (different events), per language.
