@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 from worker.extract import extract_document
-from worker.extract.html import LIST_BODY_SHARE, list_share
+from worker.extract.html import is_list
 
 DATA = Path(__file__).resolve().parents[2] / "bench" / "data"
 
@@ -33,20 +33,22 @@ def test_a_german_page_whose_fast_body_is_its_link_lists():
     raw = gzip.decompress((DATA / "trafilatura-eval" / "html" / "mix1.de-clio.html.gz").read_bytes())
     article = extract_document(raw, uri="page.html", content_type="text/html", max_bytes=10_000_000, min_words=1)
     assert article.body_source == "readability:list"
-    assert list_share(article.text) < LIST_BODY_SHARE
+    assert not is_list(article.text)
 
 
-def test_list_share_counts_characters_of_short_lines_in_every_script():
+def test_a_list_is_told_by_the_characters_of_its_short_lines_in_every_script():
     menu = "\n".join(["Home", "Politik", "Wirtschaft", "Sport", "ニュース", "الأخبار", "Контакты"] * 20)
     prose = ("Der Stadtrat hat am Dienstag beschlossen, die Brücke über den Fluss bis zum Herbst "
              "für Lastwagen zu sperren, weil Gutachter Risse in den Pfeilern gefunden haben.")
-    assert list_share(menu) == 1.0
-    assert list_share(prose) == 0.0
-    # one short line under a long paragraph: a heading, not a list
-    assert list_share("Brücke gesperrt\n" + prose * 3) < 0.1
+    assert is_list(menu)
+    assert not is_list(prose)
+    # one short line over a long paragraph: a heading, not a list
+    assert not is_list("Brücke gesperrt\n" + prose * 3)
+    # more of the characters in short lines than in the prose line: a list
+    assert is_list("\n".join(["Home", "Politik", "Sport"] * 6) + "\n" + prose[:66])
     # a CJK sentence is one line of many units (characters), not a list item
-    assert list_share("市议会周二决定，在秋季之前禁止卡车通过这座桥，因为专家在桥墩上发现了裂缝。") == 0.0
-    assert list_share("") == 0.0
+    assert not is_list("市议会周二决定，在秋季之前禁止卡车通过这座桥，因为专家在桥墩上发现了裂缝。")
+    assert not is_list("")
 
 
 def test_an_article_with_a_short_fact_list_keeps_trafilatura_body():

@@ -161,20 +161,27 @@ def _solid(text: str) -> int:
     return len(text) - sum(text.count(c) for c in " \n\t\r\xa0")
 
 
-def list_share(text: str) -> float:
-    """Share of the text's non-space characters in list-item lines (``LIST_LINE_WORDS``):
-    words are counted only in lines short enough to be one, and not at all when even every
-    line at the length limit could not make half the text."""
-    lines = [ln for ln in text.split("\n") if ln.strip()]
+def is_list(text: str) -> bool:
+    """Whether at least ``LIST_BODY_SHARE`` of the text's non-space characters are in list-item
+    lines (``LIST_LINE_WORDS``). Words are counted only in lines short enough to be one, only
+    when those lines could make the share at all, and no further than the share is reached."""
     total = _solid(text)
-    if not total or len(lines) * LIST_LINE_CHARS < LIST_BODY_SHARE * total:
-        return 0.0
+    if not total:
+        return False
+    need = LIST_BODY_SHARE * total
+    # a line over twice the limit in length is taken for prose without counting its characters
+    # (to be under the limit it would need more white space than anything else)
+    short_lines = [(ln, n) for ln in text.split("\n")
+                   if len(ln) <= 2 * LIST_LINE_CHARS and 0 < (n := _solid(ln)) <= LIST_LINE_CHARS]
+    if sum(n for _, n in short_lines) < need:
+        return False
     short = 0
-    for ln in lines:
-        solid = _solid(ln)
-        if solid <= LIST_LINE_CHARS and not has_more_units(ln, LIST_LINE_WORDS):
-            short += solid
-    return short / total
+    for ln, n in short_lines:
+        if not has_more_units(ln, LIST_LINE_WORDS):
+            short += n
+            if short >= need:
+                return True
+    return False
 
 
 def _long_paragraphs_reach(html: str, target: float) -> bool:
@@ -260,11 +267,11 @@ def extract_html(
             other = "\n".join(_readability_paragraphs(html))
             if word_count(other) > n_words:
                 text, body_source = other, "readability:short"
-        elif list_share(text) >= LIST_BODY_SHARE:
+        elif is_list(text):
             # trafilatura's body is mostly one-line items: the page's menu or link lists, not
             # its article (``LIST_BODY_SHARE``); readability's, unless that is a list too
             other = "\n".join(_readability_paragraphs(html))
-            if other.strip() and list_share(other) < LIST_BODY_SHARE:
+            if other.strip() and not is_list(other):
                 text, body_source = other, "readability:list"
         elif _long_paragraphs_reach(html, TRUNCATED_RATIO * _solid(text)):
             # trafilatura stopped early (at a page break in the markup, an inline box): the
