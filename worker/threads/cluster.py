@@ -494,8 +494,9 @@ def compound_parts(word: str, language: str) -> tuple[str, ...]:
     modifier (a linking element dropped) and a head whose frequencies' geometric mean is the
     highest and above the whole word's, each part more frequent than the whole word (a rarer
     part is a suffix or a fragment, "fahr" + "erin" for "Fahrerin", no more general than the
-    word itself); the head is split again. () when no split beats the word. Hand-written: the splitters on PyPI cover German (and Dutch) only, with dictionaries of
-    their own, while wordfreq's lists, already loaded for the prior, cover every language here."""
+    word itself); the head is split again. () when no split beats the word. Hand-written: the
+    splitters on PyPI cover German (and Dutch) only, with dictionaries of their own, while
+    wordfreq's lists, already loaded for the prior, cover every language here."""
     if len(word) < _COMPOUND_MIN:
         return ()
     best: tuple[str, str] | tuple[()] = ()
@@ -733,6 +734,7 @@ def choose(
     vec_norm = norm(vec)
     # (cosine, id) of the candidates compared on text alone, the weekday factor divided out
     lone: list[tuple[float, str]] = []
+    cos: float | None
     for c in candidates:
         text_bar = undated_threshold
         if weekday is not None and c.weekday is not None and weekday != c.weekday:
@@ -747,18 +749,17 @@ def choose(
                 bar = min(bar, text_bar)
             if bar == math.inf:
                 continue
+            cos = None
         else:
             bar = text_bar
-            if lone_threshold > 0.0:
-                cos = cosine(vec, c.centroid, vec_norm)
+            cos = cosine(vec, c.centroid, vec_norm) if lone_threshold > 0.0 else None
+            if cos is not None:
                 lone.append((cos * undated_threshold / text_bar, c.cluster_id))
-                score = cos / bar
-                if score > best:
-                    best_id, best = c.cluster_id, score
-                continue
-        if _MAX_COSINE / bar <= best:
-            continue  # cannot score above the best so far, whatever its cosine: skip computing it
-        score = cosine(vec, c.centroid, vec_norm) / bar
+        if cos is None:
+            if _MAX_COSINE / bar <= best:
+                continue  # cannot score above the best so far, whatever its cosine: skip computing it
+            cos = cosine(vec, c.centroid, vec_norm)
+        score = cos / bar
         if score > best:
             best_id, best = c.cluster_id, score
     if best < 1.0 and lone:
