@@ -727,8 +727,9 @@ def choose(
     whose cosine reaches ``lone_rival`` (the thread bar: no other story of its kind) is joined
     at this lower bar. The undated bar is set by streams of many same-topic stories, where an
     article must stand out from the others of its kind; where there is no other, it need not.
-    The rivals are the candidates the index gave, so every text-only candidate's cosine is
-    computed (the skip below is for the decayed ones)."""
+    The rivals are the candidates the index gave that are compared on text alone (a dated
+    candidate, which its decay judges, is none), so each of their cosines is computed (the
+    skip below is for the decayed ones)."""
     undated_threshold = threshold if undated_threshold is None else undated_threshold
     best_id, best = None, 0.0
     vec_norm = norm(vec)
