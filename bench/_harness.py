@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 import os
 import subprocess
 import sys
@@ -39,6 +40,51 @@ def start_private_redis(workdir: str) -> tuple[subprocess.Popen[bytes], str]:
             time.sleep(0.05)
     proc.kill()
     raise RuntimeError("private redis-server did not start")
+
+
+def slowlog_start(client: redis.Redis, max_entries: int = 2_000_000) -> None:
+    """From now on SLOWLOG logs every command with its duration (``slowlog_time`` reads them)."""
+    client.config_set("slowlog-max-len", str(max_entries))
+    client.config_set("slowlog-log-slower-than", "0")
+    client.slowlog_reset()
+
+
+def slowlog_time(client: redis.Redis) -> tuple[float, Counter[str], int]:
+    """µs of the top-level commands SLOWLOG holds since ``slowlog_start``, in all and by
+    command, and how many: the exact server time of what clients sent. INFO commandstats
+    cannot give it: a script's commands (and a MULTI's) are counted inside the script's (or
+    EXEC's) time and again under their own names. A script's own calls have the client address
+    "?:0" and are left out here; EXEC is not logged, the commands it ran are, each once. The
+    bench's own INFO / CONFIG / SLOWLOG are left out. SLOWLOG is then put back to Redis's
+    defaults. Raises when the log was full (the oldest entries lost: the sum would be short)."""
+    cap = int(client.config_get("slowlog-max-len")["slowlog-max-len"])
+    entries = client.slowlog_get(-1)
+    client.config_set("slowlog-log-slower-than", "10000")
+    client.config_set("slowlog-max-len", "128")
+    client.slowlog_reset()
+    if len(entries) >= cap:
+        raise RuntimeError(f"SLOWLOG held its maximum of {cap} entries: raise slowlog_start's max_entries")
+    by_kind: Counter[str] = Counter()
+    n = 0
+    for e in entries:
+        if e["client_address"] == b"?:0":
+            continue
+        words = e["command"].split(b" ")
+        name = words[0].upper().decode()
+        if name in ("INFO", "CONFIG", "SLOWLOG"):
+            continue
+        if name in ("EVALSHA", "EVAL") and len(words) > 3 and words[2] != b"0":
+            name += " " + _key_kind(words[3].decode(errors="replace"))
+        by_kind[name] += e["duration"]
+        n += 1
+    return float(sum(by_kind.values())), by_kind, n
+
+
+def _key_kind(key: str) -> str:
+    """A script's first key without the run's prefix and the parts naming one item (ids,
+    numbers): which script it was, for ``slowlog_time``'s breakdown."""
+    parts = key.split(":")[1:]
+    return ":".join(p for p in parts if not any(c.isdigit() for c in p)) or key
 
 
 def redis_url() -> str:

@@ -464,25 +464,6 @@ def _commands(client: redis.Redis) -> float:
                      if not k.startswith(("cmdstat_config", "cmdstat_info", "cmdstat_eval"))))
 
 
-def _slowlog_time(client: redis.Redis) -> tuple[float, Counter]:
-    """µs of the top-level commands SLOWLOG holds (those a script calls have the client address
-    "?:0" and are inside their script's duration), in all and by command, the bench's own
-    INFO / CONFIG / SLOWLOG left out; then SLOWLOG is put back to Redis's defaults."""
-    entries = client.slowlog_get(-1)
-    client.config_set("slowlog-log-slower-than", "10000")
-    client.config_set("slowlog-max-len", "128")
-    client.slowlog_reset()
-    by_kind: Counter = Counter()
-    for e in entries:
-        if e["client_address"] == b"?:0":
-            continue
-        name = e["command"].split(b" ", 1)[0].upper().decode()
-        if name in ("INFO", "CONFIG", "SLOWLOG"):
-            continue
-        by_kind[name] += e["duration"]
-    return float(sum(by_kind.values())), by_kind
-
-
 def _net(client: redis.Redis) -> tuple[float, float]:
     stats = client.info("stats")
     return float(stats["total_net_input_bytes"]), float(stats["total_net_output_bytes"])
@@ -508,6 +489,7 @@ def cost(articles: list[Article], settings: ThreadSettings, procs: tuple[int, ..
     import multiprocessing as mp
     import tempfile
 
+    from bench._harness import slowlog_start, slowlog_time
     from bench.dedup import start_private_redis
 
     tmp = tempfile.TemporaryDirectory()
@@ -519,9 +501,7 @@ def cost(articles: list[Article], settings: ThreadSettings, procs: tuple[int, ..
         # SLOWLOG logs every command with its duration, a script's own calls too but those
         # with the client address "?:0": the top-level commands' durations add up to the exact
         # server time of the assignments, where commandstats can only bound it
-        client.config_set("slowlog-max-len", str(200 * len(articles) + 1000))
-        client.config_set("slowlog-log-slower-than", "0")
-        client.slowlog_reset()
+        slowlog_start(client, 200 * len(articles) + 1000)
         client.config_resetstat()
         net0 = _net(client)
         cpu0 = _cpu(client)
@@ -535,7 +515,7 @@ def cost(articles: list[Article], settings: ThreadSettings, procs: tuple[int, ..
         commands = _commands(client)
         net1 = _net(client)
         n = len(articles)
-        exact, by_kind = _slowlog_time(client)
+        exact, by_kind, _ = slowlog_time(client)
         print(f"\nRedis server time per assignment ({n} AllSides articles, dated, one process, private redis-server):"
               f" INFO commandstats: scripts {scripts / n:.0f} µs ({calls / n:.1f} calls), scripts and plain commands"
               f" at most {every / n:.0f} µs; INFO cpu (all its work, network included): {cpu:.0f} µs."
