@@ -49,14 +49,15 @@ def slowlog_start(client: redis.Redis, max_entries: int = 2_000_000) -> None:
     client.slowlog_reset()
 
 
-def slowlog_time(client: redis.Redis) -> tuple[float, Counter[str], int]:
+def slowlog_time(client: redis.Redis) -> tuple[float, Counter[str], int, Counter[str]]:
     """µs of the top-level commands SLOWLOG holds since ``slowlog_start``, in all and by
     command, and how many: the exact server time of what clients sent. INFO commandstats
     cannot give it: a script's commands (and a MULTI's) are counted inside the script's (or
     EXEC's) time and again under their own names. A script's own calls have the client address
     "?:0" and are left out here; EXEC is not logged, the commands it ran are, each once. The
     bench's own INFO / CONFIG / SLOWLOG are left out. SLOWLOG is then put back to Redis's
-    defaults. Raises when the log was full (the oldest entries lost: the sum would be short)."""
+    defaults. Raises when the log was full (the oldest entries lost: the sum would be short).
+    Last, the µs of the commands scripts ran, by command (inside the scripts' durations)."""
     cap = int(client.config_get("slowlog-max-len")["slowlog-max-len"])
     entries = client.slowlog_get(-1)
     client.config_set("slowlog-log-slower-than", "10000")
@@ -65,9 +66,11 @@ def slowlog_time(client: redis.Redis) -> tuple[float, Counter[str], int]:
     if len(entries) >= cap:
         raise RuntimeError(f"SLOWLOG held its maximum of {cap} entries: raise slowlog_start's max_entries")
     by_kind: Counter[str] = Counter()
+    inner: Counter[str] = Counter()
     n = 0
     for e in entries:
         if e["client_address"] == b"?:0":
+            inner[e["command"].split(b" ", 1)[0].upper().decode()] += e["duration"]
             continue
         words = e["command"].split(b" ")
         name = words[0].upper().decode()
@@ -77,7 +80,7 @@ def slowlog_time(client: redis.Redis) -> tuple[float, Counter[str], int]:
             name += " " + _key_kind(words[3].decode(errors="replace"))
         by_kind[name] += e["duration"]
         n += 1
-    return float(sum(by_kind.values())), by_kind, n
+    return float(sum(by_kind.values())), by_kind, n, inner
 
 
 def _key_kind(key: str) -> str:
