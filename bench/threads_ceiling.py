@@ -19,6 +19,7 @@ scripts, TF-IDF) can reach at best:
   have: it does not know the language's pairs in advance); and at the best single bar for all.
 
     .venv/bin/python bench/threads_ceiling.py
+    .venv/bin/python bench/threads_ceiling.py --truncate 5   # every stemmer replaced by 5-character truncation
 
 No Redis: the vectors are computed in process. Output: bench/threads_ceiling.out.txt.
 """
@@ -113,6 +114,18 @@ def semeval(top_k: int) -> None:
 
 
 def main() -> None:
+    import argparse
+
+    import worker.threads.cluster as cluster
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--truncate", type=int, default=0,
+                    help="cut every word to N characters instead of stemming it (truncation stemming), in every language")
+    args = ap.parse_args()
+    if args.truncate:
+        cluster._STEMMERS.clear()
+        cluster._TRUNCATE = args.truncate
+        print(f"(every stemmer replaced by {args.truncate}-character truncation)")
     top_k = ThreadSettings().centroid_terms
     allsides(top_k)
     semeval(top_k)
