@@ -62,3 +62,43 @@ def test_byline_gives_authors_and_is_not_body():
     article = clean_scrape(text)
     assert article.authors == ["Jane Doe", "John Roe"]
     assert "By Jane Doe" not in article.text
+
+
+_BODY = (
+    "The council voted on the budget after a debate that lasted into the night, and the mayor said "
+    "the plan would fund schools and roads.\n\n"
+) * 3
+
+
+@pytest.mark.parametrize(("dateline", "published", "authors"), [
+    ("Posted on June 25, 2025 by Jane Doe", "2025-06-25", ["Jane Doe"]),
+    ("Jane Doe · Published 25 June 2025", "2025-06-25", ["Jane Doe"]),
+    ("Published: 2025-06-25 10:42", "2025-06-25", []),
+    ("Published: 25/06/2025", "2025-06-25", []),
+    ("Veröffentlicht am 25. Juni 2025 von Anna Schmidt", "2025-06-25", ["Anna Schmidt"]),
+    ("Publié le 25 juin 2025 à 10h12", "2025-06-25", []),
+    ("Publicado el 25 de junio de 2025", "2025-06-25", []),
+    ("Opublikowano: 25 czerwca 2025", "2025-06-25", []),
+    ("Опубликовано 25 июня 2025", "2025-06-25", []),
+    ("Yayınlanma tarihi: 25.06.2025", "2025-06-25", []),
+    ("نشر في 25 يونيو 2025", "2025-06-25", []),
+    ("发布时间：2025-06-25 10:00", "2025-06-25", []),
+    ("公開日：2025年6月25日", "2025-06-25", []),
+    ("प्रकाशित: 25 जून 2025", "2025-06-25", []),
+])
+def test_a_publication_dateline_under_the_headline_dates_the_scrape(dateline, published, authors):
+    article = clean_scrape(f"Council approves the new city budget\n\n{dateline}\n\n{_BODY}")
+    assert article.published == published
+    assert article.authors == authors
+    assert dateline not in article.text  # a dateline is not body
+
+
+@pytest.mark.parametrize("line", [
+    "Wednesday, June 25, 2025",  # a date alone at the top: the site's header date, the scrape's day
+    "Updated June 26, 2025",  # a later version's date, not the publication's
+    "Posted 3 hours ago",  # relative to a time the scrape does not carry
+    "Published: 03/04/2025",  # 3 April or March 4
+    "Published reports in 2025 said the council had voted against it",  # a sentence, not a date
+])
+def test_no_publication_date_is_made_up(line):
+    assert clean_scrape(f"Council approves the new city budget\n\n{line}\n\n{_BODY}").published is None

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
+import dateparser
+
 from worker.extract.model import ExtractedArticle
 from worker.words import is_unspaced, word_count
 
@@ -36,6 +38,49 @@ _DATELINE = re.compile(
 _NAME_THEN_DATELINE = re.compile(
     r"^(?P<who>[^·•|]{2,80}?)\s*[·•|]\s*(?:(?:first |last )?(?:posted|published|updated))\b.{0,60}$", re.IGNORECASE
 )
+
+#: a publication dateline under the headline, in the languages of the development sets and
+#: others: "Posted on June 25, 2025 by Jane Doe", "Jane Doe · Published 25 June 2025",
+#: "Veröffentlicht am 25.06.2025", "Publié le 25 juin 2025", "Publicado el 25 de junio de 2025",
+#: "Pubblicato il", "Gepubliceerd op", "Opublikowano", "Опубликовано", "Yayınlanma tarihi",
+#: "نشر في", "发布时间：", "公開日：", "게시일", "प्रकाशित". Only the publication's cue: an update
+#: ("Updated", "Aktualisiert") dates a later version, and a date alone at the top of a scrape is
+#: the site's header date (the day of the scrape), not the article's. Hand-written: htmldate
+#: finds dates in HTML markup, and on a bare text line guesses (a year alone becomes 1 January)
+_PUBLISHED_CUE = re.compile(
+    r"^(?:(?P<who>[^·•|]{2,80}?)\s*[·•|]\s*)?"
+    r"(?:first\s+|originally\s+)?(?:posted|published|veröffentlicht|erschienen|publié|publicado|pubblicato|"
+    r"gepubliceerd|opublikowano|опубликовано|yayınlanma(?:\s+tarihi)?|yayınlandı|نشر|نُشر|"
+    r"发布(?:时间|日期)?|發佈(?:時間|日期)?|发表于|公開日?|掲載日?|게시일?|입력|प्रकाशित)"
+    r"(?:\s+(?:on|am|le|el|em|il|op|في|بتاريخ))?\s*[:：]?\s*(?P<date>\S.{4,70}?)\s*$",
+    re.IGNORECASE,
+)
+#: where a dateline's date ends: a byline ("by Jane Doe", "von", "par", ...) or a separator
+_DATE_END = re.compile(r"\s+(?:by|von|par|por|di|door|przez|от)\s+|\s*[|·•]\s*", re.IGNORECASE)
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
+#: "03/04/2025": 3 April or March 4, which a line cannot tell
+_NUMERIC_DATE = re.compile(r"(?<!\d)(\d{1,2})[/.-](\d{1,2})[/.-](?:19|20)\d\d(?!\d)")
+_DATEPARSER_SETTINGS = {"REQUIRE_PARTS": ["day", "month", "year"], "RETURN_AS_TIMEZONE_AWARE": False}
+
+
+def dateline_date(line: str) -> str | None:
+    """The publication date a dateline gives ("Posted on June 25, 2025 by Jane Doe" ->
+    "2025-06-25"), or None: not a publication dateline, no year written out (a relative date,
+    "3 hours ago", is relative to a time the scrape does not carry), a day and month that could
+    be either way round, or no date dateparser can read. dateparser (htmldate's own dependency)
+    reads the date in any of its 200 locales, the language told by the words themselves."""
+    m = _PUBLISHED_CUE.match(line)
+    if not m or word_count(line) > 20:
+        return None
+    raw = _DATE_END.split(m.group("date"), maxsplit=1)[0].strip(" .,")
+    if not _YEAR.search(raw):
+        return None
+    numeric = _NUMERIC_DATE.search(raw)
+    if numeric and int(numeric.group(1)) <= 12 and int(numeric.group(2)) <= 12 and numeric.group(1) != numeric.group(2):
+        return None
+    parsed = dateparser.parse(raw, settings=_DATEPARSER_SETTINGS)
+    return parsed.date().isoformat() if parsed else None
+
 
 #: lines that are chrome wherever they stand (navigation, widgets, share bars, forms)
 _CHROME_LINE = re.compile(
@@ -102,7 +147,8 @@ def _is_nav(line: str) -> bool:
 
 
 def _is_dateline(line: str) -> bool:
-    return bool(_DATELINE.match(line) or (_NAME_THEN_DATELINE.match(line) and word_count(line) <= 20))
+    return bool(_DATELINE.match(line) or (_NAME_THEN_DATELINE.match(line) and word_count(line) <= 20)
+                or dateline_date(line))
 
 
 def _is_chrome(line: str) -> bool:
@@ -169,6 +215,18 @@ def _split_authors(raw: str) -> list[str]:
     return [n for n in names if is_person_name(n) and n[:1].isupper()]
 
 
+def _cue_authors(line: str) -> list[str]:
+    """The names before or after a dateline's date ("Jane Doe · Veröffentlicht am ...",
+    "... 25 June 2025 by Jane Doe")."""
+    m = _PUBLISHED_CUE.match(line)
+    if not m:
+        return []
+    if m.group("who"):
+        return _split_authors(m.group("who"))
+    parts = re.split(r"\s+(?:by|von|par|por|di|door|przez|от)\s+", m.group("date"), maxsplit=1, flags=re.IGNORECASE)
+    return _split_authors(parts[1]) if len(parts) == 2 else []
+
+
 def is_person_name(name: str) -> bool:
     """A byline name that names a person, not a role or a desk ("Staff Reporter", "AFP staff")."""
     return bool(name) and not _NOT_A_PERSON.search(name) and word_count(name) <= 5
@@ -226,10 +284,15 @@ def clean_scrape(text: str, *, extra_chrome: Iterable[str] = ()) -> ExtractedArt
     start = head + 1 if head is not None else 0
 
     authors: list[str] = []
+    published: str | None = None
     # bylines and datelines directly under the headline (widgets may sit between them)
     j = start
     while j < min(start + 6, len(lines)) and word_count(lines[j]) < _BODY_WORDS:
-        if _is_byline(lines[j]):
+        when = dateline_date(lines[j])
+        if when:
+            published = published or when
+            authors = authors or _byline_authors(lines[j]) or _cue_authors(lines[j])
+        elif _is_byline(lines[j]):
             authors = authors or _byline_authors(lines[j])
         elif not (_is_chrome(lines[j]) or lines[j] in chrome):
             break
@@ -258,4 +321,4 @@ def clean_scrape(text: str, *, extra_chrome: Iterable[str] = ()) -> ExtractedArt
     # a last line that is the start of a footer we did not recognise ("Related" + nothing after)
     while body and word_count(body[-1]) <= 3 and not _SENTENCE_END.search(body[-1]):
         body.pop()
-    return ExtractedArticle(text="\n\n".join(body), title=title, authors=authors)
+    return ExtractedArticle(text="\n\n".join(body), title=title, authors=authors, published=published)
