@@ -102,3 +102,14 @@ def test_a_publication_dateline_under_the_headline_dates_the_scrape(dateline, pu
 ])
 def test_no_publication_date_is_made_up(line):
     assert clean_scrape(f"Council approves the new city budget\n\n{line}\n\n{_BODY}").published is None
+
+
+def test_a_dateline_after_today_is_no_publication_date():
+    from datetime import date
+
+    from worker.extract.text import dateline_date
+
+    assert dateline_date("Published 25 June 2099", today=date(2026, 1, 1)) is None
+    assert dateline_date("Published 25 June 2099", today=date(2100, 1, 1)) == "2099-06-25"
+    # the cue names the language dateparser reads the date in: Portuguese, not Spanish, here
+    assert dateline_date("Publicado em 25 de junho de 2025") == "2025-06-25"

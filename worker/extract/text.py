@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timezone
 
 import dateparser
 
@@ -47,39 +48,61 @@ _NAME_THEN_DATELINE = re.compile(
 #: ("Updated", "Aktualisiert") dates a later version, and a date alone at the top of a scrape is
 #: the site's header date (the day of the scrape), not the article's. Hand-written: htmldate
 #: finds dates in HTML markup, and on a bare text line guesses (a year alone becomes 1 January)
+#: each cue with the languages of its dates, which dateparser is told: left to guess, it tries
+#: every locale it has, ~1 s on a line of unknown words (``dateline_date``)
+_CUES = {
+    "posted": ("en",), "published": ("en",), "veröffentlicht": ("de",), "erschienen": ("de",),
+    "publié": ("fr",), "publicado": ("es", "pt"), "pubblicato": ("it",), "gepubliceerd": ("nl",),
+    "opublikowano": ("pl",), "опубликовано": ("ru", "uk"), "yayınlanma": ("tr",), "yayınlandı": ("tr",),
+    "نشر": ("ar",), "نُشر": ("ar",), "发布": ("zh",), "發佈": ("zh",), "发表于": ("zh",), "公開": ("ja",),
+    "掲載": ("ja",), "게시": ("ko",), "입력": ("ko",), "प्रकाशित": ("hi",),
+}
 _PUBLISHED_CUE = re.compile(
-    r"^(?:(?P<who>[^·•|]{2,80}?)\s*[·•|]\s*)?"
-    r"(?:first\s+|originally\s+)?(?:posted|published|veröffentlicht|erschienen|publié|publicado|pubblicato|"
-    r"gepubliceerd|opublikowano|опубликовано|yayınlanma(?:\s+tarihi)?|yayınlandı|نشر|نُشر|"
-    r"发布(?:时间|日期)?|發佈(?:時間|日期)?|发表于|公開日?|掲載日?|게시일?|입력|प्रकाशित)"
+    r"^(?:(?P<who>[^·•|]{2,80}?)\s*[·•|]\s*)?(?:first\s+|originally\s+)?"
+    r"(?P<cue>" + "|".join(map(re.escape, _CUES)) + r")(?:\s*tarihi|时间|日期|時間|日|일)?"
     r"(?:\s+(?:on|am|le|el|em|il|op|في|بتاريخ))?\s*[:：]?\s*(?P<date>\S.{4,70}?)\s*$",
     re.IGNORECASE,
 )
 #: where a dateline's date ends: a byline ("by Jane Doe", "von", "par", ...) or a separator
 _DATE_END = re.compile(r"\s+(?:by|von|par|por|di|door|przez|от)\s+|\s*[|·•]\s*", re.IGNORECASE)
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
+#: a day or a month in figures ("25", "06" of "2025-06-25", "6" of "2025年6月25日")
+_DAY = re.compile(r"(?<!\d)\d{1,2}(?!\d)")
 #: "03/04/2025": 3 April or March 4, which a line cannot tell
 _NUMERIC_DATE = re.compile(r"(?<!\d)(\d{1,2})[/.-](\d{1,2})[/.-](?:19|20)\d\d(?!\d)")
 _DATEPARSER_SETTINGS = {"REQUIRE_PARTS": ["day", "month", "year"], "RETURN_AS_TIMEZONE_AWARE": False}
 
 
-def dateline_date(line: str) -> str | None:
-    """The publication date a dateline gives ("Posted on June 25, 2025 by Jane Doe" ->
-    "2025-06-25"), or None: not a publication dateline, no year written out (a relative date,
-    "3 hours ago", is relative to a time the scrape does not carry), a day and month that could
-    be either way round, or no date dateparser can read. dateparser (htmldate's own dependency)
-    reads the date in any of its 200 locales, the language told by the words themselves."""
+def _dateline_text(line: str) -> tuple[str, tuple[str, ...]] | None:
+    """A publication dateline's date as written, with its cue's languages; None when the line is
+    none, or its date has no year and day in figures or is longer than a date is (cheap: no
+    parsing, so that every body line can be tested)."""
     m = _PUBLISHED_CUE.match(line)
     if not m or word_count(line) > 20:
         return None
     raw = _DATE_END.split(m.group("date"), maxsplit=1)[0].strip(" .,")
-    if not _YEAR.search(raw):
+    if len(raw) > 40 or len(raw.split()) > 7 or not _YEAR.search(raw) or not _DAY.search(raw):
         return None
+    return raw, _CUES[m.group("cue").lower()]
+
+
+def dateline_date(line: str, today: date | None = None) -> str | None:
+    """The publication date a dateline gives ("Posted on June 25, 2025 by Jane Doe" ->
+    "2025-06-25"), or None: not a publication dateline, no year written out (a relative date,
+    "3 hours ago", is relative to a time the scrape does not carry), a day and month that could
+    be either way round, a date after ``today`` (default: today, UTC, as htmldate bounds dates),
+    or none dateparser (htmldate's own dependency) can read in the cue's languages or English."""
+    found = _dateline_text(line)
+    if not found:
+        return None
+    raw, languages = found
     numeric = _NUMERIC_DATE.search(raw)
     if numeric and int(numeric.group(1)) <= 12 and int(numeric.group(2)) <= 12 and numeric.group(1) != numeric.group(2):
         return None
-    parsed = dateparser.parse(raw, settings=_DATEPARSER_SETTINGS)
-    return parsed.date().isoformat() if parsed else None
+    parsed = dateparser.parse(raw, languages=[*languages, "en"], settings=_DATEPARSER_SETTINGS)
+    if parsed is None or parsed.date() > (today or datetime.now(timezone.utc).date()):
+        return None
+    return str(parsed.date().isoformat())
 
 
 #: lines that are chrome wherever they stand (navigation, widgets, share bars, forms)
@@ -148,7 +171,7 @@ def _is_nav(line: str) -> bool:
 
 def _is_dateline(line: str) -> bool:
     return bool(_DATELINE.match(line) or (_NAME_THEN_DATELINE.match(line) and word_count(line) <= 20)
-                or dateline_date(line))
+                or _dateline_text(line))
 
 
 def _is_chrome(line: str) -> bool:
