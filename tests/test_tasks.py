@@ -365,6 +365,32 @@ def test_a_body_travels_zstd_compressed_and_an_uncompressed_one_still_runs(plain
     assert second["status"] == "duplicate", "the uncompressed copy is the same text, found by dedup"
 
 
+def test_a_sources_date_travels_with_the_message_and_one_of_another_type_is_refused():
+    doc = InputDocument("hinted000000001", "url", "http://127.0.0.1/a", b"<p>x</p>", published_hint="2025-02-18T09:30:00+00:00")
+    message = encode_document(doc)
+    assert decode_document(message).published_hint == "2025-02-18T09:30:00+00:00"
+    assert "published_hint" not in encode_document(InputDocument("plain0000000001", "file", "t.txt", b"x"))
+    with pytest.raises(TypeError):
+        decode_document({**message, "published_hint": 20250218})
+
+
+@pytest.mark.parametrize(("hint", "taken"), [
+    ("2025-02-18T09:30:00+00:00", True), ("2025-02-18", True),
+    ("Tue, 18 Feb 2025", False),  # a JSON feed's date is whatever the feed wrote
+    ("2999-01-01T00:00:00+00:00", False),  # after tomorrow
+])
+def test_a_sources_date_is_taken_only_when_the_page_has_none_and_it_is_a_date(hint, taken):
+    import time
+
+    from worker.extract import ExtractedArticle
+    from worker.pipeline import _hinted
+
+    undated = ExtractedArticle(text="x")
+    assert _hinted(undated, hint, time.time()).published == (hint if taken else None)
+    dated = ExtractedArticle(text="x", published="2025-05-20")
+    assert _hinted(dated, hint, time.time()).published == "2025-05-20"
+
+
 def test_tiny_bodies_travel_as_they_are():
     message = encode_document(InputDocument("tinybody0000001", "file", "t.txt", b"short"))
     assert "body_codec" not in message and decode_document(message).body == b"short"

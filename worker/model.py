@@ -48,6 +48,10 @@ class InputDocument:
     url: str | None = None
     content_type: str | None = None
     run_id: str | None = None
+    #: a publication date the source gave beside the body (a feed entry's, ISO 8601), taken
+    #: when the page itself gives none: a summary feed's entry is fetched from its link, and
+    #: the page's markup may carry no date where the feed did
+    published_hint: str | None = None
 
     @property
     def source(self) -> Source:

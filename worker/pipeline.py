@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import redis
@@ -47,6 +48,21 @@ def warm_up() -> None:
     article = extract_document(_WARM_UP_PAGE, uri="warm-up.html", content_type="text/html; charset=utf-8",
                                max_bytes=len(_WARM_UP_PAGE), min_words=1)
     features(article.title, lead(article.text), "en")
+
+
+def _hinted(article: ExtractedArticle, hint: str | None, now: float) -> ExtractedArticle:
+    """The article with the source's date (``InputDocument.published_hint``: a feed entry's)
+    when the page gives none and the hint is an ISO 8601 time not after tomorrow (a JSON
+    feed's date is whatever string the feed wrote)."""
+    if article.published or not hint:
+        return article
+    try:
+        when = datetime.fromisoformat(hint)
+    except ValueError:
+        return article
+    if (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp() > now + 86400:
+        return article
+    return replace(article, published=hint)
 
 
 def _when(article: ExtractedArticle, fallback: float) -> float:
@@ -102,6 +118,7 @@ class Pipeline:
                 learned_chrome=(lambda lines: self.site_chrome.check_and_record(site, doc.doc_id, lines)) if site else None,
                 second_opinion=self.settings.extract.second_opinion,
             )
+            article = _hinted(article, doc.published_hint, time.time())
         with self._stage(Stage.DEDUP, timings):
             norm = normalise(article.text)
             if not norm:

@@ -121,3 +121,35 @@ def test_full_text_entries_are_ingested_from_the_feed_without_fetching(celery_wo
     assert [o["status"] for k, o in outcomes.items() if not k.startswith("feed:")] == ["article"]
     assert events(client, keys.articles)[0]["source"]["kind"] == "feed"
     assert [req.path for req, _ in httpserver.log] == ["/full.xml"]
+
+
+@pytest.mark.timeout(90)
+def test_a_summary_feeds_entry_date_dates_a_page_that_has_none(celery_worker, httpserver, client, keys):
+    """A summary feed's entries are fetched from their links; a page whose markup has no date
+    takes the entry's pubDate (so the story decision has a date), a page with its own keeps it."""
+    from html import escape
+
+    from tests.sources.conftest import seed_page
+
+    pages = seed_paths()
+    undated_page = seed_page(pages[1])  # no date in its markup
+    dated_page = seed_page(pages[3]).replace(
+        b"</head>", b"<meta property='article:published_time' content='2025-05-20T08:00:00Z'></head>")
+    httpserver.expect_request("/robots.txt").respond_with_data("User-agent: *\nAllow: /\n", content_type="text/plain")
+    httpserver.expect_request("/a.html").respond_with_data(undated_page, content_type="text/html; charset=utf-8")
+    httpserver.expect_request("/b.html").respond_with_data(dated_page, content_type="text/html; charset=utf-8")
+    items = "".join(
+        f"<item><guid>{g}</guid><link>{escape(httpserver.url_for(path))}</link><title>{g}</title>"
+        f"<description>a teaser</description><pubDate>{when}</pubDate></item>"
+        for g, path, when in (("a", "/a.html", "Tue, 18 Feb 2025 09:30:00 GMT"),
+                              ("b", "/b.html", "Thu, 22 May 2025 10:00:00 GMT"))
+    )
+    body = f"<?xml version='1.0'?><rss version='2.0'><channel><title>t</title>{items}</channel></rss>".encode()
+    httpserver.expect_request("/summary.xml").respond_with_data(body, content_type="application/rss+xml")
+    feed = FeedRegistry(client, keys).add(httpserver.url_for("/summary.xml"), 600)
+    _poll(celery_worker, keys, feed.feed_id, "summary")
+    outcomes = wait_outcomes(client, keys, "summary", 3)
+    assert sorted(o["status"] for k, o in outcomes.items() if not k.startswith("feed:")) == ["article", "article"]
+    published = {a["source"]["uri"].rsplit("/", 1)[1]: a["published"] for a in events(client, keys.articles)}
+    assert published["a.html"].startswith("2025-02-18T09:30")  # the feed's date
+    assert published["b.html"].startswith("2025-05-20")  # the page's own

@@ -55,6 +55,8 @@ def encode_document(doc: InputDocument) -> dict[str, Any]:
     }
     if codec:
         message["body_codec"] = codec
+    if doc.published_hint:
+        message["published_hint"] = doc.published_hint
     return message
 
 
@@ -77,9 +79,12 @@ def decode_document(message: Any, max_bytes: int = LimitSettings().max_bytes) ->
         body = _inflate(body, max_bytes + 1)
     elif codec is not None:
         raise ValueError(f"unknown body_codec {codec!r} (this worker reads {BODY_CODEC!r} or none)")
+    hint = message.get("published_hint")
+    if hint is not None and not isinstance(hint, str):
+        raise TypeError("published_hint must be a string")
     return InputDocument(
         **fields, body=body, url=message.get("url"),
-        content_type=message.get("content_type"), run_id=message.get("run_id"),
+        content_type=message.get("content_type"), run_id=message.get("run_id"), published_hint=hint,
     )
 
 

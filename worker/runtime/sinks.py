@@ -25,8 +25,11 @@ class CelerySink:
     def ingest(self, doc: InputDocument) -> None:
         self.app.send_task(INGEST_TASK, args=[encode_document(doc)], queue=self.keys.queue, task_id=doc.doc_id)
 
-    def fetch(self, doc_id: str, url: str, *, source_kind: str, run_id: str | None) -> None:
+    def fetch(self, doc_id: str, url: str, *, source_kind: str, run_id: str | None,
+              published: str | None = None) -> None:
         message = {"doc_id": doc_id, "url": url, "source_kind": source_kind, "run_id": run_id}
+        if published:
+            message["published"] = published  # a feed entry's date (``InputDocument.published_hint``)
         self.app.send_task(FETCH_TASK, args=[message], queue=self.keys.queue, task_id=f"fetch-{doc_id}")
 
 

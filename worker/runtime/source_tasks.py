@@ -82,5 +82,7 @@ def _fetch_url(self: Task, message: dict[str, Any], started: float) -> dict[str,
                                 '{"doc_id": "%s", "status": "unchanged"}' % doc_id, pipeline.settings.run_ttl_seconds)
         bound.info("unchanged")
         return {"doc_id": doc_id, "status": "unchanged"}
-    sources.sink.ingest(page_document(result, doc_id=doc_id, source_kind=kind, uri=url, run_id=run_id))
+    hint = message.get("published")
+    sources.sink.ingest(page_document(result, doc_id=doc_id, source_kind=kind, uri=url, run_id=run_id,
+                                      published_hint=hint if isinstance(hint, str) else None))
     return {"doc_id": doc_id, "status": "fetched"}

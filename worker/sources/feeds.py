@@ -162,7 +162,8 @@ class EntrySink(Protocol):
 
     def ingest(self, doc: InputDocument) -> None: ...
 
-    def fetch(self, doc_id: str, url: str, *, source_kind: str, run_id: str | None) -> None: ...
+    def fetch(self, doc_id: str, url: str, *, source_kind: str, run_id: str | None,
+              published: str | None = None) -> None: ...
 
 
 @dataclass
@@ -307,7 +308,8 @@ class FeedPoller:
             sink.ingest(InputDocument(doc_id, "feed", uri, entry_document(entry), url=entry.link,
                                       content_type="text/html; charset=utf-8", run_id=run_id))
         elif entry.link:
-            sink.fetch(doc_id, entry.link, source_kind="url", run_id=run_id)
+            # the entry's date goes along: the page fetched from its link may have none
+            sink.fetch(doc_id, entry.link, source_kind="url", run_id=run_id, published=entry.published)
         else:
             doc = InputDocument(doc_id, "feed", uri, b"", run_id=run_id)
             self._dead_letter(doc, BadFeed("the feed entry has neither a link nor any content"), 1, Stage.FEED)

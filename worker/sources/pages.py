@@ -71,8 +71,10 @@ class PageFetcher:
         self.http.close()
 
 
-def page_document(result: FetchResult, *, doc_id: str, source_kind: str, uri: str, run_id: str | None) -> InputDocument:
+def page_document(result: FetchResult, *, doc_id: str, source_kind: str, uri: str, run_id: str | None,
+                  published_hint: str | None = None) -> InputDocument:
     """A fetched page as an input; the extract stage decodes it using the Content-Type's charset
-    (or detects one) and reads the final URL after redirects."""
+    (or detects one) and reads the final URL after redirects. ``published_hint``: the date the
+    feed that linked the page gave it, if any."""
     return InputDocument(doc_id=doc_id, source_kind=source_kind, uri=uri, body=result.body, url=result.url,
-                         content_type=result.content_type, run_id=run_id)
+                         content_type=result.content_type, run_id=run_id, published_hint=published_hint)
