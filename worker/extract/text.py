@@ -63,8 +63,10 @@ _PUBLISHED_CUE = re.compile(
     r"(?:\s+(?:on|am|le|el|em|il|op|في|بتاريخ))?\s*[:：]?\s*(?P<date>\S.{4,70}?)\s*$",
     re.IGNORECASE,
 )
-#: where a dateline's date ends: a byline ("by Jane Doe", "von", "par", ...) or a separator
-_DATE_END = re.compile(r"\s+(?:by|von|par|por|di|door|przez|от)\s+|\s*[|·•]\s*", re.IGNORECASE)
+#: a byline's "by" after a dateline's date, in the cues' languages ("von", "par", "por", ...)
+_BY = r"\s+(?:by|von|par|por|di|door|przez|от)\s+"
+#: where a dateline's date ends: a byline or a separator
+_DATE_END = re.compile(_BY + r"|\s*[|·•]\s*", re.IGNORECASE)
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 #: a day or a month in figures ("25", "06" of "2025-06-25", "6" of "2025年6月25日")
 _DAY = re.compile(r"(?<!\d)\d{1,2}(?!\d)")
@@ -246,7 +248,7 @@ def _cue_authors(line: str) -> list[str]:
         return []
     if m.group("who"):
         return _split_authors(m.group("who"))
-    parts = re.split(r"\s+(?:by|von|par|por|di|door|przez|от)\s+", m.group("date"), maxsplit=1, flags=re.IGNORECASE)
+    parts = re.split(_BY, m.group("date"), maxsplit=1, flags=re.IGNORECASE)
     return _split_authors(parts[1]) if len(parts) == 2 else []
 
 
