@@ -40,14 +40,6 @@ _NAME_THEN_DATELINE = re.compile(
     r"^(?P<who>[^·•|]{2,80}?)\s*[·•|]\s*(?:(?:first |last )?(?:posted|published|updated))\b.{0,60}$", re.IGNORECASE
 )
 
-#: a publication dateline under the headline, in the languages of the development sets and
-#: others: "Posted on June 25, 2025 by Jane Doe", "Jane Doe · Published 25 June 2025",
-#: "Veröffentlicht am 25.06.2025", "Publié le 25 juin 2025", "Publicado el 25 de junio de 2025",
-#: "Pubblicato il", "Gepubliceerd op", "Opublikowano", "Опубликовано", "Yayınlanma tarihi",
-#: "نشر في", "发布时间：", "公開日：", "게시일", "प्रकाशित". Only the publication's cue: an update
-#: ("Updated", "Aktualisiert") dates a later version, and a date alone at the top of a scrape is
-#: the site's header date (the day of the scrape), not the article's. Hand-written: htmldate
-#: finds dates in HTML markup, and on a bare text line guesses (a year alone becomes 1 January)
 #: each cue with the languages of its dates, which dateparser is told: left to guess, it tries
 #: every locale it has, ~1 s on a line of unknown words (``dateline_date``)
 _CUES = {
@@ -57,6 +49,14 @@ _CUES = {
     "نشر": ("ar",), "نُشر": ("ar",), "发布": ("zh",), "發佈": ("zh",), "发表于": ("zh",), "公開": ("ja",),
     "掲載": ("ja",), "게시": ("ko",), "입력": ("ko",), "प्रकाशित": ("hi",),
 }
+#: a publication dateline under the headline, in the languages of the development sets and
+#: others: "Posted on June 25, 2025 by Jane Doe", "Jane Doe · Published 25 June 2025",
+#: "Veröffentlicht am 25.06.2025", "Publié le 25 juin 2025", "Publicado el 25 de junio de 2025",
+#: "Pubblicato il", "Gepubliceerd op", "Opublikowano", "Опубликовано", "Yayınlanma tarihi",
+#: "نشر في", "发布时间：", "公開日：", "게시일", "प्रकाशित". Only the publication's cue: an update
+#: ("Updated", "Aktualisiert") dates a later version, and a date alone at the top of a scrape is
+#: the site's header date (the day of the scrape), not the article's. Hand-written: htmldate
+#: finds dates in HTML markup, and on a bare text line guesses (a year alone becomes 1 January)
 _PUBLISHED_CUE = re.compile(
     r"^(?:(?P<who>[^·•|]{2,80}?)\s*[·•|]\s*)?(?:first\s+|originally\s+)?"
     r"(?P<cue>" + "|".join(map(re.escape, _CUES)) + r")(?:\s*tarihi|时间|日期|時間|日|일)?"
