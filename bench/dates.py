@@ -25,7 +25,8 @@ from htmldate import find_date
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.extraction import load_readability, load_tfeval  # noqa: E402
+from bench.extraction import _block_text, load_readability, load_tfeval  # noqa: E402
+from worker.extract.text import dateline_date  # noqa: E402
 
 CONFIGS = {
     "markup only, original (Storyline)": {"extensive_search": False, "original_date": True},
@@ -42,9 +43,19 @@ def _days(a: str, b: str) -> int | None:
         return None
 
 
+def _visible_dateline(html: str) -> str | None:
+    """The date of the first publication dateline ("Posted on ...", "Veröffentlicht am ...") in
+    the page's visible text, a line per block element, as the scrape cleaner reads one."""
+    try:
+        lines = _block_text(html).split("\n")
+    except Exception:  # lxml on a hostile page
+        return None
+    return next((d for d in map(dateline_date, (" ".join(ln.split()) for ln in lines)) if d), None)
+
+
 def _one(args: tuple[str, str | None, str]) -> tuple[str, dict[str, str | None]]:
     html, url, truth = args
-    found = {}
+    found: dict[str, str | None] = {"visible dateline": _visible_dateline(html)}
     for name, kw in CONFIGS.items():
         try:
             found[name] = find_date(html, url=url, **kw)
@@ -86,6 +97,10 @@ def main() -> None:
         added = Counter(_bucket(_days(t, f[body])) for t, f in rows if not f[mine] and f[body])
         print(f"  Storyline's dates, how far from the truth: {_show(off)}")
         print(f"  dates the body search adds where the markup has none: {_show(added) or 'none'}")
+        lines = Counter(("markup has one, " if f[mine] else "markup has none, ")
+                        + ("same day" if _days(t, f["visible dateline"]) == 0 else "another day")
+                        for t, f in rows if f["visible dateline"])
+        print(f"  a publication dateline in the visible text (the scrape rule on the page's text): {dict(lines) or 'none'}")
 
 
 if __name__ == "__main__":
