@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from worker.threads.cluster import (
     Cluster, best_watched, choose, cluster_time, compound_parts, cosine, decay, definition_vector, entities,
     features, key_terms, mentions, merge, stem, thread_label, tokens, vectorise,
@@ -293,3 +295,20 @@ def test_an_undated_story_alone_of_its_kind_is_joined_at_the_lone_bar():
     far = Cluster("s6", _at(0.26, "f"), 2, when=0.0, dated=True)
     assert choose(article, [far], 10 * 86400.0, 0.18, 24, dated=True, undated_threshold=0.30,
                   lone_threshold=0.24, lone_rival=0.12).cluster_id is None
+
+
+@pytest.mark.parametrize(("title", "text", "label"), [
+    ("Council approves budget", "The council voted. It was late.", "Council approves budget"),
+    (None, "The council voted on Tuesday. It was late.", "The council voted on Tuesday."),
+    ("  ", "\n\nZłe wieści z Japonii. Statek stoi w porcie.", "Złe wieści z Japonii."),
+    (None, "One two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+           "seventeen eighteen.", "One two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+                                  "fifteen sixteen…"),
+    (None, "议员被指控涉嫌腐败交易。另一句话。", "议员被指控涉嫌腐败交易。"),  # a CJK full stop needs no space
+    (None, "民主联盟被指控对卷入涉嫌腐败交易的成员采取软弱的态度", "民主联盟被指控对卷入涉嫌腐败交易…"),  # 16 characters
+    (None, "", "(untitled)"),
+])
+def test_an_article_without_a_title_is_labelled_by_its_first_sentence(title, text, label):
+    from worker.threads.cluster import headline_of
+
+    assert headline_of(title, text) == label

@@ -802,6 +802,27 @@ def key_terms(centroid: Mapping[str, float], display: Mapping[str, str], n: int 
     return out[:n]
 
 
+#: where a sentence ends: after . ! ? and the full stops and question marks of CJK, Arabic and
+#: Devanagari (a CJK one needs no space after it)
+_SENTENCE_STOP = re.compile(r"(?<=[.!?؟।])\s+|(?<=[。！？])")
+#: the most words (characters in unspaced scripts) of a first sentence that labels a story
+LABEL_UNITS = 16
+
+
+def headline_of(title: str | None, text: str) -> str:
+    """What an article's story and thread are labelled by: its title; failing that (a scrape
+    with no line that reads as a headline, a text without one), its first sentence, cut after
+    ``LABEL_UNITS`` words with "…"; "(untitled)" only for an article with neither."""
+    if title and title.strip():
+        return title.strip()
+    first = next((line.strip() for line in text.split("\n") if line.strip()), "")
+    sentence = _SENTENCE_STOP.split(first, maxsplit=1)[0].strip()
+    end = prefix_end(sentence, LABEL_UNITS)
+    if end is not None:
+        sentence = sentence[:end].rstrip(" ,;:-–—") + "…"
+    return sentence or "(untitled)"
+
+
 def thread_label(headline: str, centroid: Mapping[str, float], display: Mapping[str, str], n: int = 3) -> str:
     """A readable thread label: its representative headline, then key entities it lacks."""
     names = [display.get(f, f[2:]) for f in strongest(centroid, 30) if f.startswith("e:")]

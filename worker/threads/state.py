@@ -48,7 +48,7 @@ from worker.store.keys import Keys
 from worker.store.packed import Command, execute_packed
 from worker.threads.cluster import (
     Choice, Cluster, Features, Vector, best_watched, choose, cluster_time, cosine, definition_vector,
-    event_time, event_weekday, features, key_terms, lead, merge, strongest, thread_label, vectorise,
+    event_time, event_weekday, features, headline_of, key_terms, lead, merge, strongest, thread_label, vectorise,
 )
 from worker.threads.watched import WatchedThread, load_watched
 
@@ -386,7 +386,7 @@ class ThreadState:
         # the documents the counts read cover: those since the oldest generation read began
         docs = self._stream_docs - live[-1] * _DF_GEN_DOCS + pending_docs
         vec = vectorise(feats, dfs, docs, language, self._s.centroid_terms)
-        headline = (title or "").strip() or "(untitled)"
+        headline = headline_of(title, body)
         for _ in range(_MAX_ATTEMPTS):
             outcome = self._attempt(article_id, vec, feats, headline, language, when, dated, weekday)
             if outcome is not None:
