@@ -483,13 +483,11 @@ def workers(args: argparse.Namespace, folder: Path, url: str, tmp: str, plain: f
             print(f"  outside the extract stage, 1 worker process: {wall_ms - extract_ms:.1f} ms per document "
                   f"(wall {wall_ms:.1f} ms less py-spy's extract share {extract_ms:.1f} ms; target <= 3 ms)")
         # the 2-process run is the logged one (SLOWLOG measures the scripts' own commands there),
-        # so the 1-process run's server time is exact; without it, the 1-process run is logged
+        # so the 1-process run's server time is exact; without it, an upper bound
         two = None if args.skip_two else end_to_end(folder, url, 2, log=True)
         if two:
             print(f"end to end, 2 worker processes: {two['docs_s']:.1f} docs/s = {two['docs_s'] / one['docs_s']:.2f}x one process"
                   + ("" if args.no_profile else " (which ran under py-spy)"))
-        else:
-            one = end_to_end(folder, url, 1, log=True) | {"docs_s": one["docs_s"]}
         own = two["redis"]["own_us"] if two else None
         ceiling = print_redis("1 worker process", one["redis"], one["docs_s"], own)
         print(f"  Redis target: <= 300 us per document (3,333 docs/s): {one['redis']['server_us']:.0f} us, "
