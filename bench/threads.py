@@ -446,12 +446,14 @@ def replay(articles: list[Article], concurrency: int) -> None:
 # -- cost: Redis server time and concurrent processes --------------------------------------
 
 def _server_time(client: redis.Redis) -> tuple[float, float, float]:
-    """Since the last CONFIG RESETSTAT (commandstats) and the given CPU mark: µs of the scripts,
-    µs of every command counted (a script's commands are counted inside its time and again on
-    their own, so this bounds the plain commands' time from above), and calls."""
+    """Since the last CONFIG RESETSTAT (commandstats): µs of the scripts, µs of every command
+    counted but EXEC (whose commands are counted under their own names too; a script's are
+    counted inside its time and again on their own, which ``cost`` takes off), and the
+    scripts' calls."""
     stats = client.info("commandstats")
     scripts = sum(stats.get(f"cmdstat_{c}", {}).get("usec", 0) for c in ("eval", "evalsha"))
-    every = sum(v.get("usec", 0) for k, v in stats.items() if not k.startswith(("cmdstat_config", "cmdstat_info")))
+    every = sum(v.get("usec", 0) for k, v in stats.items()
+                if not k.startswith(("cmdstat_config", "cmdstat_info", "cmdstat_exec")))
     calls = sum(stats.get(f"cmdstat_{c}", {}).get("calls", 0) for c in ("eval", "evalsha"))
     return float(scripts), float(every), float(calls)
 
