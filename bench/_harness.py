@@ -69,11 +69,11 @@ def slowlog_time(client: redis.Redis) -> tuple[float, Counter[str], int, Counter
     inner: Counter[str] = Counter()
     n = 0
     for e in entries:
-        if e["client_address"] == b"?:0":
-            inner[e["command"].split(b" ", 1)[0].upper().decode()] += e["duration"]
-            continue
         words = e["command"].split(b" ")
         name = words[0].upper().decode()
+        if e["client_address"] == b"?:0":
+            inner[name] += e["duration"]
+            continue
         if name in ("INFO", "CONFIG", "SLOWLOG"):
             continue
         if name in ("EVALSHA", "EVAL") and len(words) > 3 and words[2] != b"0":
